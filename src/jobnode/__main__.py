@@ -1,0 +1,3 @@
+from jobnode.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,332 @@
+"""`AsyncClient`: one facade over any platform's backend, with waits, log iteration and retries."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from jobnode.core.backend import Backend, ListQuery, LogQuery
+from jobnode.core.errors import ConfigurationError, JobFailed, UnsupportedOperation, WaitTimeout
+from jobnode.core.models import (
+    Artifact,
+    ArtifactsInput,
+    DelimitedInput,
+    DeletePlan,
+    FilesInput,
+    ItemsInput,
+    Job,
+    JobError,
+    JobEvent,
+    JobResult,
+    JobSpec,
+    JobState,
+    LogEntry,
+    LogLevel,
+    Page,
+)
+from jobnode.core.transport import is_transient
+from jobnode.platforms import create_backend
+
+ProgressCallback = Callable[[Job], Any]
+BULK_CHUNK = 1000
+
+
+def build_spec(
+    *,
+    items: Sequence[Any] | None = None,
+    files: Sequence[str] | None = None,
+    delimited: Sequence[str] | None = None,
+    artifacts: Sequence[str] | None = None,
+    includes: Sequence[str] = (),
+    excludes: Sequence[str] = (),
+    **fields: Any,
+) -> JobSpec:
+    """A `JobSpec` from keyword arguments; exactly one of `items`, `files`, `delimited`, `artifacts` or
+    `input` names the input."""
+    given = {k: v for k, v in {"items": items, "files": files, "delimited": delimited, "artifacts": artifacts}.items()
+             if v is not None}
+    if "input" in fields:
+        given["input"] = fields.pop("input")
+    if len(given) != 1:
+        raise ValueError(
+            "name the job's input with exactly one of items=, files=, delimited=, artifacts= or input= "
+            f"(got {', '.join(given) or 'none'})"
+        )
+    kind, value = next(iter(given.items()))
+    if kind == "items":
+        job_input: Any = ItemsInput(items=list(value))
+    elif kind == "files":
+        job_input = FilesInput(paths=list(value), includes=list(includes), excludes=list(excludes))
+    elif kind == "delimited":
+        job_input = DelimitedInput(paths=list(value), includes=list(includes), excludes=list(excludes))
+    elif kind == "artifacts":
+        job_input = ArtifactsInput(artifacts=list(value))
+    else:
+        job_input = value
+    return JobSpec(input=job_input, **fields)
+
+
+def _backoff(attempt: int, cap: float = 30.0) -> float:
+    base = min(cap, 0.5 * 2 ** min(attempt, 10))
+    return random.uniform(base / 2, base)
+
+
+class AsyncJobs:
+    """Job operations of an `AsyncClient` (`client.jobs`)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def _require(self, capability: str) -> None:
+        if not getattr(self._backend.capabilities, capability):
+            raise UnsupportedOperation(self._backend.platform, capability)
+
+    async def create(self, spec: JobSpec | None = None, *, idempotency_key: str | None = None, **fields: Any) -> Job:
+        """Create a job from a `JobSpec`, or from keyword arguments (see `build_spec`).
+
+        The same `idempotency_key` always returns the same job, so a retried caller never starts a second one.
+        """
+        return await self._backend.create_job(spec or build_spec(**fields), idempotency_key=idempotency_key)
+
+    async def plan(self, spec: JobSpec | None = None, **fields: Any) -> dict[str, Any]:
+        """A dry run: the resolved items and batches, without creating anything."""
+        return await self._backend.plan_job(spec or build_spec(**fields))
+
+    async def get(self, job_id: str) -> Job:
+        return await self._backend.get_job(job_id)
+
+    async def list(
+        self,
+        *,
+        state: JobState | str | Sequence[JobState | str] | None = None,
+        tag: str | None = None,
+        name: str | None = None,
+        ids: Sequence[str] | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Job]:
+        states = [state] if isinstance(state, JobState | str) else state
+        query = ListQuery(
+            state=[JobState(s) for s in states] if states else None,
+            tag=tag, name=name, ids=ids, limit=limit, cursor=cursor,
+        )
+        return await self._backend.list_jobs(query)
+
+    async def bulk_status(self, job_ids: Sequence[str]) -> list[Job]:
+        """Many jobs in few requests (one per 1,000 ids where the platform has bulk status)."""
+        if not self._backend.capabilities.bulk_status:
+            return list(await asyncio.gather(*(self.get(j) for j in job_ids)))
+        out: list[Job] = []
+        for start in range(0, len(job_ids), BULK_CHUNK):
+            chunk = list(job_ids[start : start + BULK_CHUNK])
+            page = await self._backend.list_jobs(ListQuery(ids=chunk, limit=len(chunk)))
+            out.extend(page.data)
+        return out
+
+    async def cancel(self, job_id: str) -> Job:
+        self._require("cancel")
+        return await self._backend.cancel_job(job_id)
+
+    async def delete(
+        self, job_id: str, *, delete_outputs: bool = False, delete_subjobs: bool = False, dry_run: bool = False
+    ) -> DeletePlan:
+        """Delete a job under the lineage rules; a refusal raises `Conflict` with the blockers in `.details`."""
+        self._require("delete")
+        return await self._backend.delete_job(
+            job_id, delete_outputs=delete_outputs, delete_subjobs=delete_subjobs, dry_run=dry_run
+        )
+
+    async def logs(
+        self,
+        job_id: str,
+        *,
+        after_time: datetime | None = None,
+        before_time: datetime | None = None,
+        min_level: LogLevel | str | None = None,
+        kind: str | None = None,
+        limit: int = 1000,
+        cursor: str | None = None,
+        order: Literal["asc", "desc"] = "asc",
+    ) -> Page[LogEntry]:
+        """One page of log entries."""
+        self._require("logs")
+        query = LogQuery(
+            after_time=after_time, before_time=before_time,
+            min_level=LogLevel(min_level) if min_level else None,
+            kind=kind, limit=limit, cursor=cursor, order=order,
+        )
+        return await self._backend.get_logs(job_id, query)
+
+    async def iter_log_pages(self, job_id: str, **filters: Any) -> AsyncIterator[list[LogEntry]]:
+        """Every page of log entries, one at a time (constant memory, whatever the size of the log)."""
+        cursor = filters.pop("cursor", None)
+        while True:
+            page = await self.logs(job_id, cursor=cursor, **filters)
+            if page.data:
+                yield page.data
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    async def iter_logs(self, job_id: str, **filters: Any) -> AsyncIterator[LogEntry]:
+        """Every log entry matching the filters of `logs`, streamed page by page."""
+        async for page in self.iter_log_pages(job_id, **filters):
+            for entry in page:
+                yield entry
+
+    async def errors(self, job_id: str, *, limit: int = 100) -> list[JobError]:
+        return await self._backend.get_errors(job_id, limit=limit)
+
+    async def result(self, job_id: str) -> JobResult:
+        return await self._backend.get_result(job_id)
+
+    async def events(self, job_id: str) -> list[JobEvent]:
+        return await self._backend.get_events(job_id)
+
+    async def watch(self, job_ids: Sequence[str], *, poll_interval: float = 2.0) -> AsyncIterator[Job]:
+        """Each change of the named jobs until all have ended: the platform's push channel where it has one,
+        polling (bulk status where it can) otherwise. Transient errors are waited out, never raised."""
+        last: dict[str, Job] = {}
+        failures = 0
+        while True:
+            try:
+                if self._backend.capabilities.watch:
+                    async for job in self._backend.watch([j for j in job_ids if not _ended(last.get(j))]):
+                        failures = 0
+                        if _changed(last.get(job.id), job):
+                            last[job.id] = job
+                            yield job
+                else:
+                    for job in await self.bulk_status([j for j in job_ids if not _ended(last.get(j))]):
+                        if _changed(last.get(job.id), job):
+                            last[job.id] = job
+                            yield job
+                    failures = 0
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                failures += 1
+                await asyncio.sleep(_backoff(failures))
+                continue
+            if all(_ended(last.get(j)) for j in job_ids):
+                return
+            if not self._backend.capabilities.watch:
+                await asyncio.sleep(poll_interval)
+
+    async def wait(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        poll_interval: float = 2.0,
+        on_progress: ProgressCallback | None = None,
+        raise_on_failure: bool = False,
+    ) -> Job:
+        """Wait until the job has ended and return it.
+
+        Raises `WaitTimeout` after `timeout` seconds (the job goes on; cancel it if you want it stopped), and
+        `JobFailed` when `raise_on_failure` and the job did not succeed.
+        """
+        last: Job | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                async for job in self.watch([job_id], poll_interval=poll_interval):
+                    last = job
+                    if on_progress is not None:
+                        on_progress(job)
+                    if job.is_terminal:
+                        break
+        except TimeoutError:
+            raise WaitTimeout(job_id, timeout or 0, last) from None
+        assert last is not None
+        if raise_on_failure and last.state is not JobState.SUCCEEDED:
+            raise JobFailed(last, await self.errors(job_id, limit=10) if self._backend.platform == "local" else [])
+        return last
+
+    async def dead_letters(self, job_id: str) -> list[dict[str, Any]]:
+        """The dead-lettered batches of a job (their items and last error)."""
+        getter = getattr(self._backend, "get_dead_letters", None)
+        if getter is None:
+            raise UnsupportedOperation(self._backend.platform, "dead_letters")
+        result: list[dict[str, Any]] = await getter(job_id)
+        return result
+
+
+def _ended(job: Job | None) -> bool:
+    return job is not None and job.is_terminal
+
+
+def _changed(old: Job | None, new: Job) -> bool:
+    return old is None or (old.state, old.progress, old.updated_at) != (new.state, new.progress, new.updated_at)
+
+
+class AsyncArtifacts:
+    """Artifact operations of an `AsyncClient` (`client.artifacts`)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    async def get(self, artifact_id: str) -> Artifact:
+        return await self._backend.get_artifact(artifact_id)
+
+    async def read(self, artifact_id: str) -> AsyncIterator[Any]:
+        """Each record of the artifact, streamed."""
+        async for record in self._backend.read_artifact(artifact_id):
+            yield record
+
+    async def delete(self, artifact_id: str) -> None:
+        await self._backend.delete_artifact(artifact_id)
+
+
+class AsyncClient:
+    """jobnode's async client.
+
+    Example:
+        ```python
+        async with jobnode.AsyncClient("http://127.0.0.1:8765", token="s3cret") as client:
+            job = await client.jobs.create(name="nightly", step="sentiment", items=["good", "bad"])
+            job = await client.jobs.wait(job.id, timeout=600)
+        ```
+
+    `url` and `token` default to `JOBNODE_URL` and `JOBNODE_TOKEN`. `platform` picks the backend (default
+    `local`); `backend=` passes one that is already built.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        platform: str = "local",
+        backend: Backend | None = None,
+        **options: Any,
+    ) -> None:
+        if backend is None:
+            url = url or os.environ.get("JOBNODE_URL")
+            if not url:
+                raise ConfigurationError("no service URL: pass url= or set JOBNODE_URL (e.g. http://127.0.0.1:8765)")
+            token = token if token is not None else os.environ.get("JOBNODE_TOKEN")
+            backend = create_backend(platform, url=url, token=token, **options)
+        self.backend = backend
+        self.jobs = AsyncJobs(backend)
+        self.artifacts = AsyncArtifacts(backend)
+
+    @property
+    def platform(self) -> str:
+        return self.backend.platform
+
+    def job_url(self, job_id: str) -> str:
+        return self.backend.job_url(job_id)
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,194 @@
+"""`Client`: the sync twin of `AsyncClient`. It runs the async client on a private event loop thread, so both
+share one implementation and differ only at this edge."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from typing import Any, TypeVar
+
+from jobnode.client._async import AsyncClient, ProgressCallback
+from jobnode.core.backend import Backend
+from jobnode.core.models import (
+    Artifact,
+    DeletePlan,
+    Job,
+    JobError,
+    JobEvent,
+    JobResult,
+    JobSpec,
+    LogEntry,
+    Page,
+)
+
+T = TypeVar("T")
+
+
+class _Portal:
+    """An event loop in a daemon thread that runs coroutines for synchronous callers."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="jobnode-client", daemon=True)
+        self._thread.start()
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
+        try:
+            while True:
+                try:
+                    yield self.call(agen.__anext__())  # type: ignore[arg-type]
+                except StopAsyncIteration:
+                    return
+        finally:
+            aclose = getattr(agen, "aclose", None)
+            if aclose is not None:
+                self.call(aclose())
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+
+class Jobs:
+    """Job operations of a `Client` (`client.jobs`); see `AsyncJobs` for each method."""
+
+    def __init__(self, client: AsyncClient, portal: _Portal) -> None:
+        self._a = client.jobs
+        self._p = portal
+
+    def create(self, spec: JobSpec | None = None, *, idempotency_key: str | None = None, **fields: Any) -> Job:
+        return self._p.call(self._a.create(spec, idempotency_key=idempotency_key, **fields))
+
+    def plan(self, spec: JobSpec | None = None, **fields: Any) -> dict[str, Any]:
+        return self._p.call(self._a.plan(spec, **fields))
+
+    def get(self, job_id: str) -> Job:
+        return self._p.call(self._a.get(job_id))
+
+    def list(self, **filters: Any) -> Page[Job]:
+        return self._p.call(self._a.list(**filters))
+
+    def bulk_status(self, job_ids: Sequence[str]) -> list[Job]:
+        return self._p.call(self._a.bulk_status(job_ids))
+
+    def cancel(self, job_id: str) -> Job:
+        return self._p.call(self._a.cancel(job_id))
+
+    def delete(
+        self, job_id: str, *, delete_outputs: bool = False, delete_subjobs: bool = False, dry_run: bool = False
+    ) -> DeletePlan:
+        return self._p.call(
+            self._a.delete(job_id, delete_outputs=delete_outputs, delete_subjobs=delete_subjobs, dry_run=dry_run)
+        )
+
+    def logs(self, job_id: str, **filters: Any) -> Page[LogEntry]:
+        return self._p.call(self._a.logs(job_id, **filters))
+
+    def iter_log_pages(self, job_id: str, **filters: Any) -> Iterator[list[LogEntry]]:
+        return self._p.iterate(self._a.iter_log_pages(job_id, **filters))
+
+    def iter_logs(self, job_id: str, **filters: Any) -> Iterator[LogEntry]:
+        for page in self.iter_log_pages(job_id, **filters):
+            yield from page
+
+    def errors(self, job_id: str, *, limit: int = 100) -> list[JobError]:
+        return self._p.call(self._a.errors(job_id, limit=limit))
+
+    def result(self, job_id: str) -> JobResult:
+        return self._p.call(self._a.result(job_id))
+
+    def events(self, job_id: str) -> list[JobEvent]:
+        return self._p.call(self._a.events(job_id))
+
+    def watch(self, job_ids: Sequence[str], *, poll_interval: float = 2.0) -> Iterator[Job]:
+        return self._p.iterate(self._a.watch(job_ids, poll_interval=poll_interval))
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        poll_interval: float = 2.0,
+        on_progress: ProgressCallback | None = None,
+        raise_on_failure: bool = False,
+    ) -> Job:
+        return self._p.call(
+            self._a.wait(
+                job_id, timeout=timeout, poll_interval=poll_interval, on_progress=on_progress,
+                raise_on_failure=raise_on_failure,
+            )
+        )
+
+    def dead_letters(self, job_id: str) -> list[dict[str, Any]]:
+        return self._p.call(self._a.dead_letters(job_id))
+
+
+class Artifacts:
+    """Artifact operations of a `Client` (`client.artifacts`)."""
+
+    def __init__(self, client: AsyncClient, portal: _Portal) -> None:
+        self._a = client.artifacts
+        self._p = portal
+
+    def get(self, artifact_id: str) -> Artifact:
+        return self._p.call(self._a.get(artifact_id))
+
+    def read(self, artifact_id: str) -> Iterator[Any]:
+        return self._p.iterate(self._a.read(artifact_id))
+
+    def delete(self, artifact_id: str) -> None:
+        self._p.call(self._a.delete(artifact_id))
+
+
+class Client:
+    """jobnode's synchronous client; the same arguments as `AsyncClient`.
+
+    Example:
+        ```python
+        with jobnode.Client("http://127.0.0.1:8765", token="s3cret") as client:
+            job = client.jobs.create(name="nightly", step="sentiment", items=["good", "bad"], batch_size=100)
+            job = client.jobs.wait(job.id, timeout=600)
+            for entry in client.jobs.iter_logs(job.id):
+                print(entry.level, entry.item, entry.status)
+        ```
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        platform: str = "local",
+        backend: Backend | None = None,
+        **options: Any,
+    ) -> None:
+        self._async = AsyncClient(url, token, platform=platform, backend=backend, **options)
+        self._portal = _Portal()
+        self.jobs = Jobs(self._async, self._portal)
+        self.artifacts = Artifacts(self._async, self._portal)
+
+    @property
+    def backend(self) -> Backend:
+        return self._async.backend
+
+    @property
+    def platform(self) -> str:
+        return self._async.platform
+
+    def job_url(self, job_id: str) -> str:
+        return self._async.job_url(job_id)
+
+    def close(self) -> None:
+        self._portal.call(self._async.aclose())
+        self._portal.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

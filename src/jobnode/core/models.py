@@ -1,0 +1,292 @@
+"""The job vocabulary shared by every platform, the service and the integrations."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+T = TypeVar("T")
+
+
+class JobState(str, enum.Enum):
+    """The state of a job, whatever the platform; each platform keeps its own value in `Job.raw_state`."""
+
+    CREATED = "created"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT})
+
+
+class LogLevel(str, enum.Enum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return _LEVEL_RANK[self]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_LEVEL_RANK = {LogLevel.DEBUG: 10, LogLevel.INFO: 20, LogLevel.WARNING: 30, LogLevel.ERROR: 40}
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class StrictModel(BaseModel):
+    """Models that users send: an unknown field is an error that names it, not something silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Progress(Model):
+    """Item and batch counters; each platform fills what it has."""
+
+    items_total: int | None = None
+    items_gathered: int = 0
+    items_processed: int = 0
+    items_failed: int = 0
+    items_delivered: int = 0
+    items_failed_delivery: int = 0
+    batches_total: int | None = None
+    batches_queued: int = 0
+    batches_running: int = 0
+    batches_succeeded: int = 0
+    batches_failed: int = 0
+
+    @property
+    def items_done(self) -> int:
+        return self.items_processed + self.items_failed
+
+    @property
+    def fraction(self) -> float | None:
+        """Fraction done, from 0.0 to 1.0, or None when the total is not known."""
+        if not self.items_total:
+            return None
+        return min(1.0, self.items_done / self.items_total)
+
+
+class ArtifactRef(Model):
+    """A reference to an artifact (a dataset, a file, a job output) that a job consumes or produces."""
+
+    id: str
+    name: str | None = None
+    job_id: str | None = None
+    uri: str | None = None
+    media_type: str | None = None
+
+
+class Artifact(ArtifactRef):
+    """An artifact stored by a platform, with its lineage."""
+
+    size_bytes: int | None = None
+    records: int | None = None
+    created_at: datetime | None = None
+    consumers: list[str] = Field(default_factory=list)
+
+
+class Job(Model):
+    """One remote job, in jobnode's vocabulary."""
+
+    id: str
+    name: str | None = None
+    platform: str = "local"
+    state: JobState
+    raw_state: str | None = None
+    message: str | None = None
+    reason: str | None = None
+    progress: Progress = Field(default_factory=Progress)
+    tags: list[str] = Field(default_factory=list)
+    step: str | None = None
+    step_version: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    updated_at: datetime | None = None
+    url: str | None = None
+    inputs: list[ArtifactRef] = Field(default_factory=list)
+    outputs: list[ArtifactRef] = Field(default_factory=list)
+    parent_id: str | None = None
+    raw: dict[str, Any] | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state.is_terminal
+
+
+class LogEntry(Model):
+    """One log entry of a job; item-level entries name their item."""
+
+    id: str
+    time: datetime
+    level: LogLevel = LogLevel.INFO
+    kind: str = "message"
+    item: str | None = None
+    status: str | None = None
+    duration_ms: float | None = None
+    message: str | None = None
+
+
+class Page(Model, Generic[T]):
+    """One page of a listing; pass `next_cursor` back to get the next one."""
+
+    data: list[T]
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
+
+
+class JobError(Model):
+    """A recorded error of a job: an item that failed or a batch attempt that raised."""
+
+    time: datetime
+    item: str | None = None
+    batch: int | None = None
+    attempt: int | None = None
+    message: str
+
+
+class JobEvent(Model):
+    """A lifecycle event; events stay readable after the job is deleted."""
+
+    id: int
+    job_id: str
+    time: datetime
+    type: str
+    state: JobState | None = None
+    message: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class JobResult(Model):
+    """What a terminal job produced."""
+
+    job_id: str
+    state: JobState
+    progress: Progress
+    outputs: list[Artifact] = Field(default_factory=list)
+    sample: list[Any] = Field(default_factory=list, description="the first results, for a quick look")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# What a user asks for
+
+
+class ItemsInput(StrictModel):
+    """Items given in the request itself."""
+
+    kind: Literal["items"] = "items"
+    items: list[Any] = Field(min_length=1)
+
+
+class FilesInput(StrictModel):
+    """Files (each one item) listed through fsspec from paths or prefixes, filtered by glob patterns."""
+
+    kind: Literal["files"] = "files"
+    paths: list[str] = Field(min_length=1)
+    includes: list[str] = Field(default_factory=list)
+    excludes: list[str] = Field(default_factory=list)
+
+
+class DelimitedInput(StrictModel):
+    """Newline-delimited JSON files: each line is one item."""
+
+    kind: Literal["delimited"] = "delimited"
+    paths: list[str] = Field(min_length=1)
+    includes: list[str] = Field(default_factory=list)
+    excludes: list[str] = Field(default_factory=list)
+
+
+class ArtifactsInput(StrictModel):
+    """The outputs of earlier jobs, by artifact id or `job_id/output_name`; records lineage."""
+
+    kind: Literal["artifacts"] = "artifacts"
+    artifacts: list[str] = Field(min_length=1)
+
+
+JobInput = Annotated[ItemsInput | FilesInput | DelimitedInput | ArtifactsInput, Field(discriminator="kind")]
+
+
+class Webhook(StrictModel):
+    """Where each batch's results are POSTed, signed with HMAC-SHA256 of `secret`."""
+
+    url: str
+    secret: str | None = Field(default=None, repr=False)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+
+
+class JobSpec(StrictModel):
+    """What to run: a processing step over an input, cut into batches.
+
+    Example:
+        ```python
+        JobSpec(name="nightly", step="sentiment", input=ItemsInput(items=["good", "bad"]), batch_size=100)
+        ```
+    """
+
+    name: str = Field(default="job", min_length=1, max_length=200)
+    step: str = Field(min_length=1)
+    step_version: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    input: JobInput
+    batch_size: int = Field(default=100, ge=1, le=100_000)
+    workers: int = Field(default=1, ge=1, le=256)
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    max_item_failures: int = Field(default=0, ge=0, description="item failures tolerated before the job fails")
+    timeout: float | None = Field(default=None, gt=0, description="seconds from the start of the run")
+    start_at: datetime | None = None
+    stop_at: datetime | None = None
+    tags: list[str] = Field(default_factory=list)
+    parent_id: str | None = None
+    webhook: Webhook | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> JobSpec:
+        if self.start_at and self.stop_at and self.stop_at <= self.start_at:
+            raise ValueError("stop_at must be after start_at (the job's window would be empty)")
+        return self
+
+
+class DeleteBlocker(Model):
+    """Why something cannot be deleted."""
+
+    kind: str
+    id: str
+    reason: str
+    by: str | None = None
+
+
+class DeleteStep(Model):
+    action: Literal["cancel", "delete_job", "delete_artifact"]
+    id: str
+
+
+class DeletePlan(Model):
+    """An ordered plan of deletions, or the blockers that refuse it."""
+
+    job_id: str
+    allowed: bool
+    dry_run: bool = False
+    steps: list[DeleteStep] = Field(default_factory=list)
+    blockers: list[DeleteBlocker] = Field(default_factory=list)

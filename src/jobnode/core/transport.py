@@ -1,0 +1,246 @@
+"""The HTTP transport every backend uses: one pooled async httpx client, timeouts, retries, auth, errors.
+
+Retries: connect errors, 429 and 5xx are retried with exponential backoff and full jitter, honouring
+`Retry-After`. A request that is not idempotent (POST, PATCH) is retried only when it carries an idempotency
+key, or when the connection failed before anything was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from jobnode.core.errors import APIError, TransportError, error_class_for
+
+log = logging.getLogger("jobnode.transport")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures are retried."""
+
+    max_attempts: int = 5
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 300.0
+    statuses: frozenset[int] = field(default_factory=lambda: frozenset({429, 500, 502, 503, 504}))
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff before retry number `attempt` (1-based)."""
+        cap = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return random.uniform(cap / 2, cap)
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+ErrorParser = Callable[[httpx.Response], tuple[str, str | None, Any]]
+
+
+def parse_error_body(response: httpx.Response) -> tuple[str, str | None, Any]:
+    """(message, code, details) from the common error body shapes."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return (text[:500] or response.reason_phrase or "no message"), None, None
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            return str(err.get("message") or body), err.get("code"), err.get("details")
+        for key in ("message", "detail", "title", "error"):
+            if body.get(key):
+                return str(body[key]), None, body
+    return str(body)[:500], None, body
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """The `Retry-After` header as seconds (it may be a number or an HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class BearerAuth(httpx.Auth):
+    """`Authorization: Bearer <token>`; the token never appears in a repr, a log or an error."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(token=***)"
+
+
+class HeaderAuth(httpx.Auth):
+    """A secret sent in a header of the platform's choosing (`Secret-Key`, `x-api-key`)."""
+
+    def __init__(self, header: str, secret: str) -> None:
+        self._header = header
+        self._secret = secret
+
+    def auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]
+        request.headers[self._header] = self._secret
+        yield request
+
+    def __repr__(self) -> str:
+        return f"HeaderAuth({self._header}=***)"
+
+
+class Transport:
+    """An async HTTP transport with pooling, retries and uniform errors.
+
+    Example:
+        ```python
+        transport = Transport("http://127.0.0.1:8765", auth=BearerAuth("s3cret"))
+        response = await transport.request("GET", "/v1/jobs")
+        ```
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: httpx.Auth | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout = 30.0,
+        retry: RetryPolicy | None = None,
+        platform: str = "local",
+        error_parser: ErrorParser = parse_error_body,
+        limits: httpx.Limits | None = None,
+        http: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.platform = platform
+        self.retry = retry or RetryPolicy()
+        self._error_parser = error_parser
+        self._sleep = sleep
+        self._owns_http = http is None
+        self.http = http or httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=auth,
+            headers={"User-Agent": "jobnode", **(headers or {})},
+            timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout, connect=10.0),
+            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self.http.aclose()
+
+    def _may_retry(self, method: str, headers: Mapping[str, str] | None, retry_unsafe: bool) -> bool:
+        if method.upper() in IDEMPOTENT_METHODS or retry_unsafe:
+            return True
+        return bool(headers and any(k.lower() == IDEMPOTENCY_HEADER.lower() for k in headers))
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry_unsafe: bool = False,
+    ) -> httpx.Response:
+        """Send a request and return a successful response, or raise an `APIError` / `TransportError`.
+
+        `retry_unsafe=True` declares a POST or PATCH safe to repeat (it is idempotent on the server).
+        """
+        may_retry = self._may_retry(method, headers, retry_unsafe)
+        clean_params = {k: v for k, v in (params or {}).items() if v is not None}
+        attempt = 0
+        while True:
+            attempt += 1
+            last_attempt = attempt >= self.retry.max_attempts
+            try:
+                response = await self.http.request(
+                    method, url, params=clean_params, json=json, content=content, headers=headers
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # Nothing reached the server: always safe to retry.
+                if last_attempt:
+                    raise TransportError(self._unreachable(method, url, exc)) from exc
+                await self._wait(attempt, None, f"{type(exc).__name__}")
+                continue
+            except httpx.TransportError as exc:
+                if last_attempt or not may_retry:
+                    raise TransportError(self._unreachable(method, url, exc)) from exc
+                await self._wait(attempt, None, f"{type(exc).__name__}")
+                continue
+            if response.status_code < 400:
+                return response
+            if response.status_code in self.retry.statuses and may_retry and not last_attempt:
+                await response.aread()
+                await self._wait(attempt, retry_after_seconds(response), f"HTTP {response.status_code}")
+                continue
+            await response.aread()
+            raise self.to_error(response)
+
+    @asynccontextmanager
+    async def stream(
+        self, method: str, url: str, *, params: Mapping[str, Any] | None = None, timeout: httpx.Timeout | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        """A streaming response (server-sent events); errors are raised before the body is read."""
+        clean_params = {k: v for k, v in (params or {}).items() if v is not None}
+        kwargs: dict[str, Any] = {"params": clean_params}
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        try:
+            async with self.http.stream(method, url, **kwargs) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise self.to_error(response)
+                yield response
+        except httpx.TransportError as exc:
+            raise TransportError(self._unreachable(method, url, exc)) from exc
+
+    def to_error(self, response: httpx.Response) -> APIError:
+        message, code, details = self._error_parser(response)
+        cls = error_class_for(response.status_code)
+        return cls(message, status_code=response.status_code, code=code, details=details, platform=self.platform)
+
+    def _unreachable(self, method: str, url: str, exc: Exception) -> str:
+        return (
+            f"could not reach the {self.platform} service at {self.base_url} ({method} {url}): "
+            f"{type(exc).__name__}: {exc or 'no detail'}; check that it is running and the URL is right"
+        )
+
+    async def _wait(self, attempt: int, retry_after: float | None, why: str) -> None:
+        delay = self.retry.backoff(attempt)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.retry.retry_after_max))
+        log.info("%s: %s, retry %d in %.2fs", self.platform, why, attempt, delay)
+        await self._sleep(delay)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether an error is worth waiting out (the service is down or busy) rather than failing on."""
+    if isinstance(exc, TransportError):
+        return True
+    return isinstance(exc, APIError) and (exc.status_code == 429 or exc.status_code >= 500)

@@ -1,0 +1,173 @@
+"""The `local` backend: the native API of `jobnode serve` over async httpx."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+from pydantic import TypeAdapter
+
+from jobnode.core.backend import Capabilities, ListQuery, LogQuery
+from jobnode.core.models import (
+    Artifact,
+    DeletePlan,
+    Job,
+    JobError,
+    JobEvent,
+    JobResult,
+    JobSpec,
+    LogEntry,
+    Page,
+)
+from jobnode.core.sse import iter_sse
+from jobnode.core.transport import IDEMPOTENCY_HEADER, BearerAuth, RetryPolicy, Transport
+
+_JOB_PAGE = TypeAdapter(Page[Job])
+_LOG_PAGE = TypeAdapter(Page[LogEntry])
+_ERRORS = TypeAdapter(list[JobError])
+_EVENTS = TypeAdapter(list[JobEvent])
+
+DEFAULT_URL = "http://127.0.0.1:8765"
+
+
+def _data(response: httpx.Response) -> Any:
+    return response.json()["data"]
+
+
+class LocalBackend:
+    """Jobs on a jobnode local service.
+
+    Example:
+        ```python
+        backend = LocalBackend("http://127.0.0.1:8765", token="s3cret")
+        job = await backend.get_job("job_0123")
+        ```
+    """
+
+    platform = "local"
+    capabilities = Capabilities(
+        cancel=True, delete=True, logs=True, watch=True, bulk_status=True, artifacts=True, lineage=True
+    )
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.transport = transport or Transport(
+            self.url, auth=BearerAuth(token) if token else None, timeout=timeout, retry=retry, platform="local"
+        )
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    def job_url(self, job_id: str) -> str:
+        return f"{self.url}/v1/jobs/{job_id}"
+
+    async def _get(self, path: str, **params: Any) -> httpx.Response:
+        return await self.transport.request("GET", path, params=params)
+
+    # -- jobs ---------------------------------------------------------------------------------------------------
+
+    async def create_job(self, spec: JobSpec, *, idempotency_key: str | None = None) -> Job:
+        headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else None
+        response = await self.transport.request(
+            "POST", "/v1/jobs", json=spec.model_dump(mode="json", exclude_none=True), headers=headers
+        )
+        return Job.model_validate_json(response.content)
+
+    async def plan_job(self, spec: JobSpec) -> dict[str, Any]:
+        response = await self.transport.request(
+            "POST", "/v1/jobs", params={"dry_run": "true"}, json=spec.model_dump(mode="json", exclude_none=True),
+            retry_unsafe=True,
+        )
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def get_job(self, job_id: str) -> Job:
+        return Job.model_validate_json((await self._get(f"/v1/jobs/{job_id}")).content)
+
+    async def list_jobs(self, query: ListQuery) -> Page[Job]:
+        response = await self._get(
+            "/v1/jobs",
+            state=",".join(s.value for s in query.state) if query.state else None,
+            tag=query.tag,
+            name=query.name,
+            ids=",".join(query.ids) if query.ids is not None else None,
+            limit=query.limit,
+            cursor=query.cursor,
+        )
+        return _JOB_PAGE.validate_json(response.content)
+
+    async def cancel_job(self, job_id: str) -> Job:
+        response = await self.transport.request("POST", f"/v1/jobs/{job_id}/cancel", retry_unsafe=True)
+        return Job.model_validate_json(response.content)
+
+    async def delete_job(
+        self, job_id: str, *, delete_outputs: bool = False, delete_subjobs: bool = False, dry_run: bool = False
+    ) -> DeletePlan:
+        response = await self.transport.request(
+            "DELETE",
+            f"/v1/jobs/{job_id}",
+            params={
+                "delete_outputs": json.dumps(delete_outputs),
+                "delete_subjobs": json.dumps(delete_subjobs),
+                "dry_run": json.dumps(dry_run),
+            },
+        )
+        return DeletePlan.model_validate_json(response.content)
+
+    async def get_logs(self, job_id: str, query: LogQuery) -> Page[LogEntry]:
+        response = await self._get(
+            f"/v1/jobs/{job_id}/logs",
+            after_time=query.after_time.timestamp() if query.after_time else None,
+            before_time=query.before_time.timestamp() if query.before_time else None,
+            min_level=query.min_level.value if query.min_level else None,
+            kind=query.kind,
+            limit=query.limit,
+            cursor=query.cursor,
+            order=query.order,
+        )
+        return _LOG_PAGE.validate_json(response.content)
+
+    async def get_errors(self, job_id: str, *, limit: int = 100) -> list[JobError]:
+        return _ERRORS.validate_python(_data(await self._get(f"/v1/jobs/{job_id}/errors", limit=limit)))
+
+    async def get_result(self, job_id: str) -> JobResult:
+        return JobResult.model_validate_json((await self._get(f"/v1/jobs/{job_id}/result")).content)
+
+    async def get_events(self, job_id: str) -> list[JobEvent]:
+        return _EVENTS.validate_python(_data(await self._get(f"/v1/jobs/{job_id}/events")))
+
+    async def get_dead_letters(self, job_id: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = _data(await self._get(f"/v1/jobs/{job_id}/dead-letters"))
+        return result
+
+    async def watch(self, job_ids: Sequence[str]) -> AsyncIterator[Job]:
+        """The named jobs now, then each change; ends when all of them have ended."""
+        timeout = httpx.Timeout(30.0, read=None)
+        async with self.transport.stream("GET", "/v1/watch", params={"ids": ",".join(job_ids)}, timeout=timeout) as r:
+            async for event in iter_sse(r):
+                if event.event == "job":
+                    yield Job.model_validate_json(event.data)
+
+    # -- artifacts ----------------------------------------------------------------------------------------------
+
+    async def get_artifact(self, artifact_id: str) -> Artifact:
+        return Artifact.model_validate_json((await self._get(f"/v1/artifacts/{artifact_id}")).content)
+
+    async def read_artifact(self, artifact_id: str) -> AsyncIterator[Any]:
+        async with self.transport.stream("GET", f"/v1/artifacts/{artifact_id}/content") as response:
+            async for line in response.aiter_lines():
+                if line:
+                    yield json.loads(line)
+
+    async def delete_artifact(self, artifact_id: str) -> None:
+        await self.transport.request("DELETE", f"/v1/artifacts/{artifact_id}")

@@ -1,0 +1,416 @@
+"""The local service's SQLite store: jobs, batches, logs, errors, events, artifacts and tombstones.
+
+One write connection behind a lock, one read connection per thread (WAL lets readers run beside the writer).
+State transitions commit with `synchronous=FULL`; batch bookkeeping commits with `synchronous=NORMAL`, which
+survives a killed process (what the restart guarantee needs) and is re-done on restart if an OS crash loses it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    message TEXT,
+    reason TEXT,
+    step TEXT NOT NULL,
+    step_version TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '[]',
+    parent_id TEXT,
+    idempotency_key TEXT UNIQUE,
+    request_hash TEXT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    ended_at REAL,
+    updated_at REAL NOT NULL,
+    start_at REAL,
+    stop_at REAL,
+    timeout REAL,
+    items_total INTEGER NOT NULL DEFAULT 0,
+    items_processed INTEGER NOT NULL DEFAULT 0,
+    items_failed INTEGER NOT NULL DEFAULT 0,
+    items_delivered INTEGER NOT NULL DEFAULT 0,
+    items_failed_delivery INTEGER NOT NULL DEFAULT 0,
+    batches_total INTEGER NOT NULL DEFAULT 0,
+    batches_succeeded INTEGER NOT NULL DEFAULT 0,
+    batches_failed INTEGER NOT NULL DEFAULT 0,
+    batches_running INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE INDEX IF NOT EXISTS jobs_parent ON jobs(parent_id);
+CREATE TABLE IF NOT EXISTS batches (
+    job_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    first_item INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    items TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    results TEXT,
+    delivered INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS logs (
+    id INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    time REAL NOT NULL,
+    level INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    item TEXT,
+    status TEXT,
+    duration_ms REAL,
+    message TEXT
+);
+CREATE INDEX IF NOT EXISTS logs_job ON logs(job_id, id);
+CREATE TABLE IF NOT EXISTS errors (
+    id INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    time REAL NOT NULL,
+    item TEXT,
+    batch INTEGER,
+    attempt INTEGER,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS errors_job ON errors(job_id, id);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    time REAL NOT NULL,
+    type TEXT NOT NULL,
+    state TEXT,
+    message TEXT,
+    data TEXT
+);
+CREATE INDEX IF NOT EXISTS events_job ON events(job_id, id);
+CREATE TABLE IF NOT EXISTS tombstones (
+    job_id TEXT PRIMARY KEY,
+    deleted_at REAL NOT NULL,
+    deleted_by TEXT,
+    what TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS artifacts (
+    id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    records INTEGER NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (job_id, name)
+);
+CREATE TABLE IF NOT EXISTS consumers (
+    artifact_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    PRIMARY KEY (artifact_id, job_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS consumers_job ON consumers(job_id);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    job_id TEXT NOT NULL,
+    batch INTEGER NOT NULL,
+    time REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    items TEXT NOT NULL,
+    PRIMARY KEY (job_id, batch)
+) WITHOUT ROWID;
+"""
+
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
+
+JOB_COLUMNS = (
+    "seq, id, name, state, message, reason, step, step_version, spec, tags, parent_id, created_at, started_at, "
+    "ended_at, updated_at, start_at, stop_at, timeout, items_total, items_processed, items_failed, "
+    "items_delivered, items_failed_delivery, batches_total, batches_succeeded, batches_failed, batches_running"
+)
+
+
+@dataclass(frozen=True)
+class LogRow:
+    job_id: str
+    time: float
+    level: int
+    kind: str
+    item: str | None
+    status: str | None
+    duration_ms: float | None
+    message: str | None
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class Store:
+    """SQLite persistence of the local service."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._writer = self._connect()
+        self._writer.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=OFF")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    @property
+    def reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._writer.close()
+
+    @contextmanager
+    def write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction; `durable=True` fsyncs the commit (state transitions)."""
+        with self._write_lock:
+            conn = self._writer
+            if durable:
+                conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+            finally:
+                if durable:
+                    conn.execute("PRAGMA synchronous=NORMAL")
+
+    # -- jobs ---------------------------------------------------------------------------------------------------
+
+    def job_row(self, job_id: str) -> sqlite3.Row | None:
+        return self.reader.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+
+    def job_by_key(self, key: str) -> sqlite3.Row | None:
+        return self.reader.execute(
+            f"SELECT {JOB_COLUMNS}, request_hash FROM jobs WHERE idempotency_key = ?", (key,)
+        ).fetchone()
+
+    def job_rows(self, ids: Sequence[str]) -> list[sqlite3.Row]:
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows.extend(self.reader.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id IN ({marks})", chunk))
+        return rows
+
+    def list_jobs(
+        self,
+        *,
+        states: Sequence[str] | None,
+        tag: str | None,
+        name: str | None,
+        ids: Sequence[str] | None,
+        limit: int,
+        before_seq: int | None,
+        after_seq: int | None,
+    ) -> list[sqlite3.Row]:
+        """Newest first; `before_seq` pages forward, `after_seq` pages back."""
+        where: list[str] = []
+        args: list[Any] = []
+        if states:
+            where.append(f"state IN ({','.join('?' * len(states))})")
+            args.extend(states)
+        if tag:
+            where.append("EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?)")
+            args.append(tag)
+        if name:
+            where.append("name = ?")
+            args.append(name)
+        if ids is not None:
+            where.append(f"id IN (SELECT value FROM json_each(?))")
+            args.append(dumps(list(ids)))
+        if before_seq is not None:
+            where.append("seq < ?")
+            args.append(before_seq)
+        if after_seq is not None:
+            where.append("seq > ?")
+            args.append(after_seq)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        order = "ASC" if after_seq is not None else "DESC"
+        rows = self.reader.execute(
+            f"SELECT {JOB_COLUMNS} FROM jobs {clause} ORDER BY seq {order} LIMIT ?", (*args, limit)
+        ).fetchall()
+        if after_seq is not None:
+            rows.reverse()
+        return rows
+
+    def has_jobs(self, *, before_seq: int | None = None, after_seq: int | None = None) -> bool:
+        if before_seq is not None:
+            return self.reader.execute("SELECT 1 FROM jobs WHERE seq < ? LIMIT 1", (before_seq,)).fetchone() is not None
+        return self.reader.execute("SELECT 1 FROM jobs WHERE seq > ? LIMIT 1", (after_seq,)).fetchone() is not None
+
+    def active_job_rows(self) -> list[sqlite3.Row]:
+        return self.reader.execute(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('created', 'scheduled', 'queued', 'running') ORDER BY seq"
+        ).fetchall()
+
+    def children(self, job_id: str) -> list[str]:
+        return [r[0] for r in self.reader.execute("SELECT id FROM jobs WHERE parent_id = ?", (job_id,))]
+
+    # -- batches ------------------------------------------------------------------------------------------------
+
+    def pending_batches(self, job_id: str) -> list[int]:
+        return [
+            r[0]
+            for r in self.reader.execute(
+                "SELECT idx FROM batches WHERE job_id = ? AND state = 'pending' ORDER BY idx", (job_id,)
+            )
+        ]
+
+    def batch_items(self, job_id: str, idx: int) -> tuple[int, str, int]:
+        row = self.reader.execute(
+            "SELECT first_item, items, attempts FROM batches WHERE job_id = ? AND idx = ?", (job_id, idx)
+        ).fetchone()
+        return row[0], row[1], row[2]
+
+    def batch_results(self, job_id: str) -> Iterator[sqlite3.Row]:
+        """Each succeeded batch's results, in item order (streamed, for writing the output artifact)."""
+        cur = self.reader.execute(
+            "SELECT idx, results FROM batches WHERE job_id = ? AND results IS NOT NULL ORDER BY idx", (job_id,)
+        )
+        yield from cur
+
+    # -- logs, errors, events -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def insert_logs(conn: sqlite3.Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+        conn.executemany(
+            "INSERT INTO logs (job_id, time, level, kind, item, status, duration_ms, message) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    @staticmethod
+    def insert_errors(conn: sqlite3.Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+        conn.executemany(
+            "INSERT INTO errors (job_id, time, item, batch, attempt, message) VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
+
+    @staticmethod
+    def insert_event(
+        conn: sqlite3.Connection,
+        job_id: str,
+        type_: str,
+        state: str | None,
+        message: str | None = None,
+        data: dict[str, Any] | None = None,
+        *,
+        at: float | None = None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO events (job_id, time, type, state, message, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (job_id, at or time.time(), type_, state, message, dumps(data) if data else None),
+        )
+
+    def logs(
+        self,
+        job_id: str,
+        *,
+        after_time: float | None,
+        before_time: float | None,
+        min_level: int | None,
+        kind: str | None,
+        limit: int,
+        after_id: int | None,
+        before_id: int | None,
+        descending: bool,
+    ) -> list[tuple[Any, ...]]:
+        where = ["job_id = ?"]
+        args: list[Any] = [job_id]
+        if after_time is not None:
+            where.append("time > ?")
+            args.append(after_time)
+        if before_time is not None:
+            where.append("time < ?")
+            args.append(before_time)
+        if min_level is not None:
+            where.append("level >= ?")
+            args.append(min_level)
+        if kind:
+            where.append("kind = ?")
+            args.append(kind)
+        if after_id is not None:
+            where.append("id > ?")
+            args.append(after_id)
+        if before_id is not None:
+            where.append("id < ?")
+            args.append(before_id)
+        order = "DESC" if descending else "ASC"
+        sql = (
+            "SELECT id, time, level, kind, item, status, duration_ms, message FROM logs "
+            f"WHERE {' AND '.join(where)} ORDER BY id {order} LIMIT ?"
+        )
+        return self.reader.execute(sql, (*args, limit)).fetchall()
+
+    def errors(self, job_id: str, limit: int) -> list[sqlite3.Row]:
+        return self.reader.execute(
+            "SELECT time, item, batch, attempt, message FROM errors WHERE job_id = ? ORDER BY id DESC LIMIT ?",
+            (job_id, limit),
+        ).fetchall()
+
+    def events(self, job_id: str) -> list[sqlite3.Row]:
+        return self.reader.execute(
+            "SELECT id, job_id, time, type, state, message, data FROM events WHERE job_id = ? ORDER BY id",
+            (job_id,),
+        ).fetchall()
+
+    def tombstone(self, job_id: str) -> sqlite3.Row | None:
+        return self.reader.execute(
+            "SELECT job_id, deleted_at, deleted_by, what FROM tombstones WHERE job_id = ?", (job_id,)
+        ).fetchone()
+
+    def dead_letters(self, job_id: str) -> list[sqlite3.Row]:
+        return self.reader.execute(
+            "SELECT batch, time, attempts, error, items FROM dead_letters WHERE job_id = ? ORDER BY batch", (job_id,)
+        ).fetchall()
+
+    # -- artifacts ----------------------------------------------------------------------------------------------
+
+    def artifact(self, artifact_id: str) -> sqlite3.Row | None:
+        return self.reader.execute("SELECT * FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
+
+    def artifact_by_name(self, job_id: str, name: str) -> sqlite3.Row | None:
+        return self.reader.execute(
+            "SELECT * FROM artifacts WHERE job_id = ? AND name = ?", (job_id, name)
+        ).fetchone()
+
+    def artifacts_of(self, job_id: str) -> list[sqlite3.Row]:
+        return self.reader.execute("SELECT * FROM artifacts WHERE job_id = ? ORDER BY name", (job_id,)).fetchall()
+
+    def consumers_of(self, artifact_id: str) -> list[str]:
+        return [r[0] for r in self.reader.execute("SELECT job_id FROM consumers WHERE artifact_id = ?", (artifact_id,))]
+
+    def inputs_of(self, job_id: str) -> list[str]:
+        return [r[0] for r in self.reader.execute("SELECT artifact_id FROM consumers WHERE job_id = ?", (job_id,))]

@@ -1,0 +1,43 @@
+"""Fixtures shared by the whole suite: a real local service on 127.0.0.1 and clients for it."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import jobnode
+from jobnode.service.process import ServiceProcess
+
+TEST_STEPS = "tests.steps"
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """One real service for the session (jobs of different tests do not interfere: each test makes its own)."""
+    with ServiceProcess(
+        tmp_path_factory.mktemp("service"), steps=[TEST_STEPS], token=secrets.token_hex(16)
+    ) as svc:
+        yield svc
+
+
+@pytest.fixture
+def fresh_service(tmp_path: Path) -> Iterator[ServiceProcess]:
+    """A service of this test's own, for tests that restart or kill it."""
+    svc = ServiceProcess(tmp_path / "service", steps=[TEST_STEPS], token=secrets.token_hex(16)).start()
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def client(service: ServiceProcess) -> Iterator[jobnode.Client]:
+    with jobnode.Client(service.url, token=service.token) as c:
+        yield c
+
+
+@pytest.fixture
+async def aclient(service: ServiceProcess):  # type: ignore[no-untyped-def]
+    async with jobnode.AsyncClient(service.url, token=service.token) as c:
+        yield c

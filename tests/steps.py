@@ -1,0 +1,41 @@
+"""Processing steps that only the tests register (loaded with `--steps tests.steps`)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+import jobnode
+
+
+class MarkParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    marker_dir: str
+    seconds: float = 0.0
+
+
+@jobnode.step("record", version="1", description="Writes one marker file per item and attempt, for counting runs.")
+def record(items: list[Any], params: MarkParams) -> list[Any]:
+    ctx = jobnode.batch_context()
+    for item in items:
+        path = os.path.join(params.marker_dir, f"{ctx.job_id}-{item}-{ctx.batch}-{ctx.attempt}")
+        with open(path, "w") as fh:
+            fh.write("x")
+    deadline = time.monotonic() + params.seconds
+    while time.monotonic() < deadline and not ctx.cancelled():
+        time.sleep(0.02)
+    return [{"item": item, "attempt": ctx.attempt} for item in items]
+
+
+@jobnode.step("upper", version="1")
+def upper_v1(items: list[str]) -> list[str]:
+    return [i.upper() for i in items]
+
+
+@jobnode.step("upper", version="2")
+def upper_v2(items: list[str]) -> list[str]:
+    return [i.upper() + "!" for i in items]
