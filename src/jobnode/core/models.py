@@ -285,7 +285,8 @@ class DeleteStep(Model):
 class DeletePlan(Model):
     """An ordered plan of deletions, or the blockers that refuse it."""
 
-    job_id: str
+    job_id: str | None = None
+    targets: list[str] = Field(default_factory=list)
     allowed: bool
     dry_run: bool = False
     steps: list[DeleteStep] = Field(default_factory=list)
