@@ -17,9 +17,7 @@ TEST_STEPS = "tests.steps"
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     """One real service for the session (jobs of different tests do not interfere: each test makes its own)."""
-    with ServiceProcess(
-        tmp_path_factory.mktemp("service"), steps=[TEST_STEPS], token=secrets.token_hex(16)
-    ) as svc:
+    with ServiceProcess(tmp_path_factory.mktemp("service"), steps=[TEST_STEPS], token=secrets.token_hex(16)) as svc:
         yield svc
 
 

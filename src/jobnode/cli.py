@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from jobnode.core.errors import JobnodeError
 from jobnode.core.models import Job, JobState
+from jobnode.platforms import EMULATORS
 from jobnode.progress import ProgressBar
 
 
@@ -46,6 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--token", default=os.environ.get("JOBNODE_TOKEN"), help="bearer token (or JOBNODE_TOKEN)")
     serve.add_argument("--threads", type=int, default=32, help="batches at once for thread steps")
     serve.add_argument("--processes", type=int, default=None, help="worker processes for process steps")
+    serve.add_argument(
+        "--allow-root",
+        action="append",
+        type=Path,
+        default=[],
+        dest="allow_roots",
+        metavar="DIR",
+        help="a directory local file inputs may come from (repeat for more; default: the data dir and the current dir)",
+    )
+    serve.add_argument(
+        "--platform",
+        default="local",
+        choices=["local", *EMULATORS],
+        help="the API this port speaks: local (native /v1, the default) or a platform's emulator at the root of the "
+        "port, for that platform's own SDK (e.g. nexus); one platform per port",
+    )
 
     jobs = sub.add_parser("jobs", help="work with jobs on a running service")
     jobs.add_argument("--url", default=None, help="service URL (or JOBNODE_URL)")
@@ -137,13 +154,24 @@ def _print_job(job: Job, as_json: bool) -> None:
         return
     p = job.progress
     fields = [
-        ("id", job.id), ("name", job.name), ("state", job.state.value), ("message", job.message),
-        ("reason", job.reason), ("step", f"{job.step}@{job.step_version}" if job.step else None),
+        ("id", job.id),
+        ("name", job.name),
+        ("state", job.state.value),
+        ("message", job.message),
+        ("reason", job.reason),
+        ("step", f"{job.step}@{job.step_version}" if job.step else None),
         ("items", f"{p.items_processed} processed, {p.items_failed} failed of {p.items_total}"),
-        ("batches", f"{p.batches_succeeded} succeeded, {p.batches_failed} failed, {p.batches_running} running "
-                    f"of {p.batches_total}"),
-        ("created", job.created_at), ("started", job.started_at), ("ended", job.ended_at), ("url", job.url),
-        ("outputs", ", ".join(a.id for a in job.outputs)), ("tags", ", ".join(job.tags)),
+        (
+            "batches",
+            f"{p.batches_succeeded} succeeded, {p.batches_failed} failed, {p.batches_running} running "
+            f"of {p.batches_total}",
+        ),
+        ("created", job.created_at),
+        ("started", job.started_at),
+        ("ended", job.ended_at),
+        ("url", job.url),
+        ("outputs", ", ".join(a.id for a in job.outputs)),
+        ("tags", ", ".join(job.tags)),
     ]
     for key, value in fields:
         if value not in (None, ""):
@@ -175,7 +203,9 @@ def _jobs_command(args: argparse.Namespace) -> int:
             return _logs(client, args)
         if args.verb == "delete":
             plan = client.jobs.delete(
-                args.job_id, delete_outputs=args.delete_outputs, delete_subjobs=args.delete_subjobs,
+                args.job_id,
+                delete_outputs=args.delete_outputs,
+                delete_subjobs=args.delete_subjobs,
                 dry_run=args.dry_run,
             )
             if args.json:
@@ -194,9 +224,19 @@ def _submit(client: Any, args: argparse.Namespace) -> int:
         text = args.items_file.read_text(encoding="utf-8")
         items = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x]
     spec_fields: dict[str, Any] = dict(
-        name=args.name, step=args.step, step_version=args.step_version, params=args.params,
-        batch_size=args.batch_size, workers=args.workers, max_attempts=args.max_attempts, timeout=args.timeout,
-        start_at=args.start_at, stop_at=args.stop_at, tags=args.tag, includes=args.include, excludes=args.exclude,
+        name=args.name,
+        step=args.step,
+        step_version=args.step_version,
+        params=args.params,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        max_attempts=args.max_attempts,
+        timeout=args.timeout,
+        start_at=args.start_at,
+        stop_at=args.stop_at,
+        tags=args.tag,
+        includes=args.include,
+        excludes=args.exclude,
     )
     if items is not None:
         spec_fields["items"] = items
@@ -231,18 +271,28 @@ def _wait(client: Any, job_id: str, timeout: float | None, as_json: bool, progre
 
 
 def _logs(client: Any, args: argparse.Namespace) -> int:
-    shown = 0
-    for entry in client.jobs.iter_logs(
-        args.job_id, min_level=args.min_level, kind=args.kind, after_time=args.after, before_time=args.before,
+    entries = client.jobs.iter_logs(
+        args.job_id,
+        min_level=args.min_level,
+        kind=args.kind,
+        after_time=args.after,
+        before_time=args.before,
         order=args.order,
-    ):
+    )
+    for shown, entry in enumerate(entries, start=1):
         if args.json:
             print(entry.model_dump_json())
         else:
             duration = f"{entry.duration_ms:.1f}ms" if entry.duration_ms is not None else ""
-            print(f"{entry.time:%Y-%m-%d %H:%M:%S.%f}"[:-3], f"{entry.level.value.upper():7}", f"{entry.kind:14}",
-                  entry.item or "-", entry.status or "", duration, entry.message or "")
-        shown += 1
+            print(
+                f"{entry.time:%Y-%m-%d %H:%M:%S.%f}"[:-3],
+                f"{entry.level.value.upper():7}",
+                f"{entry.kind:14}",
+                entry.item or "-",
+                entry.status or "",
+                duration,
+                entry.message or "",
+            )
         if args.max is not None and shown >= args.max:
             break
     return 0
@@ -256,9 +306,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from jobnode.service.server import serve
 
             serve(
-                host=args.host, port=args.port, data_dir=args.data_dir,
+                host=args.host,
+                port=args.port,
+                data_dir=args.data_dir,
                 steps=[m.strip() for m in args.steps.split(",") if m.strip()],
-                token=args.token, threads=args.threads, processes=args.processes,
+                token=args.token,
+                threads=args.threads,
+                processes=args.processes,
+                allow_roots=args.allow_roots,
+                platform=args.platform,
                 log_level=args.log_level if args.log_level != "warning" else "info",
             )
             return 0

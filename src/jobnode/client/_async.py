@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import os
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import aclosing
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import TypeAdapter
+
+from jobnode.client._cleanup import CleanupReport, cleanup
 from jobnode.core.backend import Backend, ListQuery, LogQuery
 from jobnode.core.errors import ConfigurationError, JobFailed, UnsupportedOperation, WaitTimeout
 from jobnode.core.models import (
     Artifact,
     ArtifactsInput,
-    DelimitedInput,
     DeletePlan,
+    DelimitedInput,
     FilesInput,
     ItemsInput,
     Job,
@@ -32,6 +37,7 @@ from jobnode.core.transport import is_transient
 from jobnode.platforms import create_backend
 
 ProgressCallback = Callable[[Job], Any]
+_OVERRIDES: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 BULK_CHUNK = 1000
 
 
@@ -47,8 +53,11 @@ def build_spec(
 ) -> JobSpec:
     """A `JobSpec` from keyword arguments; exactly one of `items`, `files`, `delimited`, `artifacts` or
     `input` names the input."""
-    given = {k: v for k, v in {"items": items, "files": files, "delimited": delimited, "artifacts": artifacts}.items()
-             if v is not None}
+    given = {
+        k: v
+        for k, v in {"items": items, "files": files, "delimited": delimited, "artifacts": artifacts}.items()
+        if v is not None
+    }
     if "input" in fields:
         given["input"] = fields.pop("input")
     if len(given) != 1:
@@ -112,15 +121,19 @@ class AsyncJobs:
         states = [state] if isinstance(state, JobState | str) else state
         query = ListQuery(
             state=[JobState(s) for s in states] if states else None,
-            tag=tag, name=name, ids=ids, limit=limit, cursor=cursor,
+            tag=tag,
+            name=name,
+            ids=ids,
+            limit=limit,
+            cursor=cursor,
         )
         return await self._backend.list_jobs(query)
 
-    async def bulk_status(self, job_ids: Sequence[str]) -> list[Job]:
+    async def bulk_status(self, job_ids: Sequence[str]) -> builtins.list[Job]:
         """Many jobs in few requests (one per 1,000 ids where the platform has bulk status)."""
         if not self._backend.capabilities.bulk_status:
             return list(await asyncio.gather(*(self.get(j) for j in job_ids)))
-        out: list[Job] = []
+        out: builtins.list[Job] = []
         for start in range(0, len(job_ids), BULK_CHUNK):
             chunk = list(job_ids[start : start + BULK_CHUNK])
             page = await self._backend.list_jobs(ListQuery(ids=chunk, limit=len(chunk)))
@@ -155,22 +168,36 @@ class AsyncJobs:
         """One page of log entries."""
         self._require("logs")
         query = LogQuery(
-            after_time=after_time, before_time=before_time,
+            after_time=after_time,
+            before_time=before_time,
             min_level=LogLevel(min_level) if min_level else None,
-            kind=kind, limit=limit, cursor=cursor, order=order,
+            kind=kind,
+            limit=limit,
+            cursor=cursor,
+            order=order,
         )
         return await self._backend.get_logs(job_id, query)
 
-    async def iter_log_pages(self, job_id: str, **filters: Any) -> AsyncIterator[list[LogEntry]]:
-        """Every page of log entries, one at a time (constant memory, whatever the size of the log)."""
+    async def iter_log_pages(self, job_id: str, **filters: Any) -> AsyncIterator[builtins.list[LogEntry]]:
+        """Every page of log entries, one at a time (constant memory, whatever the size of the log).
+
+        The next page is already being fetched while the caller handles this one.
+        """
         cursor = filters.pop("cursor", None)
-        while True:
-            page = await self.logs(job_id, cursor=cursor, **filters)
-            if page.data:
-                yield page.data
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        pending: asyncio.Task[Page[LogEntry]] | None = asyncio.ensure_future(
+            self.logs(job_id, cursor=cursor, **filters)
+        )
+        try:
+            while pending is not None:
+                page = await pending
+                pending = None
+                if page.next_cursor:
+                    pending = asyncio.ensure_future(self.logs(job_id, cursor=page.next_cursor, **filters))
+                if page.data:
+                    yield page.data
+        finally:
+            if pending is not None:
+                pending.cancel()
 
     async def iter_logs(self, job_id: str, **filters: Any) -> AsyncIterator[LogEntry]:
         """Every log entry matching the filters of `logs`, streamed page by page."""
@@ -178,13 +205,13 @@ class AsyncJobs:
             for entry in page:
                 yield entry
 
-    async def errors(self, job_id: str, *, limit: int = 100) -> list[JobError]:
+    async def errors(self, job_id: str, *, limit: int = 100) -> builtins.list[JobError]:
         return await self._backend.get_errors(job_id, limit=limit)
 
     async def result(self, job_id: str) -> JobResult:
         return await self._backend.get_result(job_id)
 
-    async def events(self, job_id: str) -> list[JobEvent]:
+    async def events(self, job_id: str) -> builtins.list[JobEvent]:
         return await self._backend.get_events(job_id)
 
     async def watch(self, job_ids: Sequence[str], *, poll_interval: float = 2.0) -> AsyncIterator[Job]:
@@ -195,11 +222,13 @@ class AsyncJobs:
         while True:
             try:
                 if self._backend.capabilities.watch:
-                    async for job in self._backend.watch([j for j in job_ids if not _ended(last.get(j))]):
-                        failures = 0
-                        if _changed(last.get(job.id), job):
-                            last[job.id] = job
-                            yield job
+                    stream = self._backend.watch([j for j in job_ids if not _ended(last.get(j))])
+                    async with aclosing(stream):  # type: ignore[type-var]
+                        async for job in stream:
+                            failures = 0
+                            if _changed(last.get(job.id), job):
+                                last[job.id] = job
+                                yield job
                 else:
                     for job in await self.bulk_status([j for j in job_ids if not _ended(last.get(j))]):
                         if _changed(last.get(job.id), job):
@@ -233,8 +262,8 @@ class AsyncJobs:
         """
         last: Job | None = None
         try:
-            async with asyncio.timeout(timeout):
-                async for job in self.watch([job_id], poll_interval=poll_interval):
+            async with asyncio.timeout(timeout), aclosing(self.watch([job_id], poll_interval=poll_interval)) as updates:
+                async for job in updates:
                     last = job
                     if on_progress is not None:
                         on_progress(job)
@@ -247,13 +276,55 @@ class AsyncJobs:
             raise JobFailed(last, await self.errors(job_id, limit=10) if self._backend.platform == "local" else [])
         return last
 
-    async def dead_letters(self, job_id: str) -> list[dict[str, Any]]:
+    async def dead_letters(self, job_id: str) -> builtins.list[dict[str, Any]]:
         """The dead-lettered batches of a job (their items and last error)."""
         getter = getattr(self._backend, "get_dead_letters", None)
         if getter is None:
             raise UnsupportedOperation(self._backend.platform, "dead_letters")
-        result: list[dict[str, Any]] = await getter(job_id)
+        result: builtins.list[dict[str, Any]] = await getter(job_id)
         return result
+
+    async def resubmit_failed(self, job_id: str, *, idempotency_key: str | None = None, **overrides: Any) -> Job:
+        """Run a finished job's failures again as a new job: the items of its dead-lettered batches and the items
+        that failed alone, with the same step, parameters and webhook unless `overrides` (`JobSpec` fields such as
+        `max_attempts=5` or `params={...}`) say otherwise. The new job is tagged `resubmit-of:<job_id>`.
+
+        Example:
+            ```python
+            retry = await client.jobs.resubmit_failed(job.id, max_attempts=5, idempotency_key=f"retry-{job.id}")
+            retry = await client.jobs.wait(retry.id)
+            ```
+        """
+        resubmit = getattr(self._backend, "resubmit_failed", None)
+        if resubmit is None:
+            raise UnsupportedOperation(self._backend.platform, "resubmit_failed")
+        payload = _OVERRIDES.dump_python(overrides, mode="json")
+        job: Job = await resubmit(job_id, payload, idempotency_key=idempotency_key)
+        return job
+
+    async def cleanup(
+        self,
+        job_ids: Sequence[str],
+        *,
+        delete_outputs: bool = True,
+        protect: Iterable[str] = (),
+        dry_run: bool = False,
+    ) -> CleanupReport:
+        """Delete as much of `job_ids` as the lineage rules allow, with their outputs; keep the rest and say why.
+
+        A job is kept when it is not finished, has a sub-job that stays, or has an output that must stay: one in
+        `protect` (artifact ids, e.g. a DAG's outlet assets), or one read by a job that stays. Works on every
+        platform: the lineage is what the platform knows (see `jobnode.client._cleanup`).
+
+        Example:
+            ```python
+            report = await client.jobs.cleanup([extract.id, transform.id], protect=[transform.outputs[0].id])
+            for blocker in report.kept:
+                print(blocker.id, blocker.reason)
+            ```
+        """
+        self._require("delete")
+        return await cleanup(self._backend, job_ids, delete_outputs=delete_outputs, protect=protect, dry_run=dry_run)
 
 
 def _ended(job: Job | None) -> bool:

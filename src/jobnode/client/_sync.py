@@ -4,11 +4,13 @@ share one implementation and differ only at this edge."""
 from __future__ import annotations
 
 import asyncio
+import builtins
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from jobnode.client._async import AsyncClient, ProgressCallback
+from jobnode.client._cleanup import CleanupReport
 from jobnode.core.backend import Backend
 from jobnode.core.models import (
     Artifact,
@@ -73,7 +75,7 @@ class Jobs:
     def list(self, **filters: Any) -> Page[Job]:
         return self._p.call(self._a.list(**filters))
 
-    def bulk_status(self, job_ids: Sequence[str]) -> list[Job]:
+    def bulk_status(self, job_ids: Sequence[str]) -> builtins.list[Job]:
         return self._p.call(self._a.bulk_status(job_ids))
 
     def cancel(self, job_id: str) -> Job:
@@ -89,20 +91,20 @@ class Jobs:
     def logs(self, job_id: str, **filters: Any) -> Page[LogEntry]:
         return self._p.call(self._a.logs(job_id, **filters))
 
-    def iter_log_pages(self, job_id: str, **filters: Any) -> Iterator[list[LogEntry]]:
+    def iter_log_pages(self, job_id: str, **filters: Any) -> Iterator[builtins.list[LogEntry]]:
         return self._p.iterate(self._a.iter_log_pages(job_id, **filters))
 
     def iter_logs(self, job_id: str, **filters: Any) -> Iterator[LogEntry]:
         for page in self.iter_log_pages(job_id, **filters):
             yield from page
 
-    def errors(self, job_id: str, *, limit: int = 100) -> list[JobError]:
+    def errors(self, job_id: str, *, limit: int = 100) -> builtins.list[JobError]:
         return self._p.call(self._a.errors(job_id, limit=limit))
 
     def result(self, job_id: str) -> JobResult:
         return self._p.call(self._a.result(job_id))
 
-    def events(self, job_id: str) -> list[JobEvent]:
+    def events(self, job_id: str) -> builtins.list[JobEvent]:
         return self._p.call(self._a.events(job_id))
 
     def watch(self, job_ids: Sequence[str], *, poll_interval: float = 2.0) -> Iterator[Job]:
@@ -119,13 +121,29 @@ class Jobs:
     ) -> Job:
         return self._p.call(
             self._a.wait(
-                job_id, timeout=timeout, poll_interval=poll_interval, on_progress=on_progress,
+                job_id,
+                timeout=timeout,
+                poll_interval=poll_interval,
+                on_progress=on_progress,
                 raise_on_failure=raise_on_failure,
             )
         )
 
-    def dead_letters(self, job_id: str) -> list[dict[str, Any]]:
+    def dead_letters(self, job_id: str) -> builtins.list[dict[str, Any]]:
         return self._p.call(self._a.dead_letters(job_id))
+
+    def resubmit_failed(self, job_id: str, *, idempotency_key: str | None = None, **overrides: Any) -> Job:
+        return self._p.call(self._a.resubmit_failed(job_id, idempotency_key=idempotency_key, **overrides))
+
+    def cleanup(
+        self,
+        job_ids: Sequence[str],
+        *,
+        delete_outputs: bool = True,
+        protect: Iterable[str] = (),
+        dry_run: bool = False,
+    ) -> CleanupReport:
+        return self._p.call(self._a.cleanup(job_ids, delete_outputs=delete_outputs, protect=protect, dry_run=dry_run))
 
 
 class Artifacts:

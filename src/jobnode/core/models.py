@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 T = TypeVar("T")
 
 
-class JobState(str, enum.Enum):
+class JobState(enum.StrEnum):
     """The state of a job, whatever the platform; each platform keeps its own value in `Job.raw_state`."""
 
     CREATED = "created"
@@ -27,14 +27,11 @@ class JobState(str, enum.Enum):
     def is_terminal(self) -> bool:
         return self in TERMINAL_STATES
 
-    def __str__(self) -> str:
-        return self.value
-
 
 TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT})
 
 
-class LogLevel(str, enum.Enum):
+class LogLevel(enum.StrEnum):
     DEBUG = "debug"
     INFO = "info"
     WARNING = "warning"
@@ -43,9 +40,6 @@ class LogLevel(str, enum.Enum):
     @property
     def rank(self) -> int:
         return _LEVEL_RANK[self]
-
-    def __str__(self) -> str:
-        return self.value
 
 
 _LEVEL_RANK = {LogLevel.DEBUG: 10, LogLevel.INFO: 20, LogLevel.WARNING: 30, LogLevel.ERROR: 40}
@@ -231,7 +225,7 @@ JobInput = Annotated[ItemsInput | FilesInput | DelimitedInput | ArtifactsInput, 
 class Webhook(StrictModel):
     """Where each batch's results are POSTed, signed with HMAC-SHA256 of `secret`."""
 
-    url: str
+    url: str = Field(pattern=r"^https?://", description="an http:// or https:// URL")
     secret: str | None = Field(default=None, repr=False)
     max_attempts: int = Field(default=5, ge=1, le=20)
 

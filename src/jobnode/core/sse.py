@@ -17,7 +17,8 @@ class ServerSentEvent:
 
 async def iter_sse(response: httpx.Response) -> AsyncIterator[ServerSentEvent]:
     """Each event of the stream; comment lines (heartbeats) are skipped."""
-    event, data, event_id = "message", [], None
+    event, event_id = "message", None
+    data: list[str] = []
     async for line in response.aiter_lines():
         if not line:
             if data:

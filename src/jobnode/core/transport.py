@@ -179,8 +179,9 @@ class Transport:
             attempt += 1
             last_attempt = attempt >= self.retry.max_attempts
             try:
+                # no params at all (not {}) keeps a query already in `url` (httpx drops it for empty params)
                 response = await self.http.request(
-                    method, url, params=clean_params, json=json, content=content, headers=headers
+                    method, url, params=clean_params or None, json=json, content=content, headers=headers
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached the server: always safe to retry.

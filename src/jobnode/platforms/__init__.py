@@ -11,6 +11,13 @@ from jobnode.core.errors import ConfigurationError
 #: platform name -> "module:class" of its backend
 BACKENDS: dict[str, str] = {
     "local": "jobnode.platforms.local.backend:LocalBackend",
+    "nexus": "jobnode.platforms.nexus.backend:NexusBackend",
+}
+
+#: platform name -> "module:function" that builds its emulator's ASGI app from a local engine (`engine, *, token`);
+#: `jobnode serve --platform NAME` serves it at the root of its own port
+EMULATORS: dict[str, str] = {
+    "nexus": "jobnode.platforms.nexus.emulator:create_app",
 }
 
 

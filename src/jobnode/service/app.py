@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Query, Request
@@ -17,9 +18,9 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jobnode.core.models import JobSpec, JobState
+from jobnode.core.models import DeletePlan, ItemsInput, JobSpec, JobState
 from jobnode.service.engine import Engine, EngineConflict, NewJob
-from jobnode.service.inputs import InputError, resolve
+from jobnode.service.inputs import InputError, ResolvedInput, failed_items
 from jobnode.service.steps import UnknownStep
 from jobnode.service.views import (
     BadCursor,
@@ -29,7 +30,7 @@ from jobnode.service.views import (
     event_json,
     iso,
     job_json,
-    log_json,
+    to_micros,
 )
 
 log = logging.getLogger("jobnode.service")
@@ -37,6 +38,7 @@ log = logging.getLogger("jobnode.service")
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 STATES = {s.value for s in JobState}
+FINISHED = {s.value for s in JobState if s.is_terminal}
 
 
 class Problem(Exception):
@@ -49,6 +51,10 @@ class Problem(Exception):
 
 def bad(field: str, message: str, status: int = 400) -> Problem:
     return Problem(status, "invalid_request", f"{field}: {message}", {"field": field})
+
+
+def unprocessable(field: str, message: str) -> Problem:
+    return Problem(422, "validation_error", f"{field}: {message}", [{"field": field, "message": message}])
 
 
 def problem_response(p: Problem) -> JSONResponse:
@@ -121,9 +127,10 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
     watchers = Watchers()
     engine.listeners.append(watchers.on_change)
 
-    @app.on_event("startup")
     async def _bind() -> None:
         watchers.bind(asyncio.get_running_loop())
+
+    app.router.add_event_handler("startup", _bind)
 
     @app.middleware("http")
     async def _auth(request: Request, call_next: Any) -> Response:
@@ -135,7 +142,8 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
                     Problem(401, "unauthorized", "missing or wrong bearer token: send 'Authorization: Bearer <token>'")
                 )
         try:
-            return await call_next(request)
+            response: Response = await call_next(request)
+            return response
         except Problem as p:
             return problem_response(p)
 
@@ -193,22 +201,25 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
         dry_run: bool = False,
     ) -> Response:
         """Create a job (or, with `dry_run=true`, resolve its input and return the plan without creating)."""
+        return submit(spec, request, idempotency_key, dry_run=dry_run)
+
+    def submit(spec: JobSpec, request: Request, idempotency_key: str | None, *, dry_run: bool) -> Response:
         try:
             step = engine.registry.get(spec.step, spec.step_version)
         except UnknownStep as exc:
-            raise Problem(422, "validation_error", f"{exc.field}: {exc.message}", [{"field": exc.field, "message": exc.message}]) from None
+            raise unprocessable(exc.field, exc.message) from None
         try:
             params = step.params_model.model_validate(spec.params)
         except ValidationError as exc:
             raise validation_problem(list(exc.errors()), prefix="params.") from None
         if spec.parent_id and store.job_row(spec.parent_id) is None:
-            raise Problem(422, "validation_error", f"parent_id: no job {spec.parent_id!r}", [{"field": "parent_id"}])
+            raise unprocessable("parent_id", f"no job {spec.parent_id!r}")
         try:
-            resolved = resolve(spec.input)
+            resolved = engine.inputs.resolve(spec.input)
         except InputError as exc:
-            raise Problem(422, "validation_error", f"{exc.field}: {exc.message}", [{"field": exc.field, "message": exc.message}]) from None
+            raise unprocessable(exc.field, exc.message) from None
         if dry_run:
-            return json_response(dry_run_plan(spec, resolved.items, resolved.rejected, resolved.artifacts))
+            return json_response(dry_run_plan(spec, resolved))
         request_hash = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
         new = NewJob(
             spec=spec,
@@ -289,28 +300,20 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
         delete_subjobs: bool = False,
         dry_run: bool = False,
     ) -> Response:
-        row = job_or_404(job_id)
-        blockers = []
-        if row["state"] not in {s.value for s in JobState if s.is_terminal}:
-            blockers.append({"kind": "job_state", "id": job_id, "reason": f"job is {row['state']}; cancel it first"})
-        plan = {
-            "job_id": job_id,
-            "allowed": not blockers,
-            "dry_run": dry_run,
-            "steps": [] if blockers else [{"action": "delete_job", "id": job_id}],
-            "blockers": blockers,
-        }
-        if blockers:
-            raise Problem(409, "lineage_conflict", f"job {job_id} cannot be deleted: {blockers[0]['reason']}", plan)
-        if not dry_run:
-            engine.delete_many([job_id], [], deleted_by=request.headers.get("user-agent"))
-        return json_response(plan)
+        """Delete a job under the lineage rules. Refused: 409 with the plan and every blocker in `details`; a dry
+        run answers 200 with the plan (`allowed` says whether the deletion would go through) and deletes nothing."""
+        job_or_404(job_id)
+        plan = engine.delete(
+            job_id, delete_outputs=delete_outputs, delete_subjobs=delete_subjobs, dry_run=dry_run,
+            deleted_by=request.headers.get("user-agent"),
+        )
+        return plan_response(plan, f"job {job_id}")
 
     @app.get("/v1/jobs/{job_id}/logs", tags=["logs"])
     def job_logs(
         job_id: str,
-        after_time: float | None = Query(None, description="epoch seconds; entries strictly after"),
-        before_time: float | None = Query(None, description="epoch seconds; entries strictly before"),
+        after_time: datetime | None = Query(None, description="ISO 8601 or epoch seconds; entries strictly after"),
+        before_time: datetime | None = Query(None, description="ISO 8601 or epoch seconds; entries strictly before"),
         min_level: str | None = Query(None, description="debug, info, warning or error"),
         kind: str | None = None,
         limit: int = Query(1000, ge=1, le=1000),
@@ -334,7 +337,10 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
             backwards = (order == "asc") == (before_id is not None)
         descending = (order == "desc") != backwards
         rows = store.logs(
-            job_id, after_time=after_time, before_time=before_time, min_level=level, kind=kind,
+            job_id,
+            after_time=to_micros(after_time) if after_time else None,
+            before_time=to_micros(before_time) if before_time else None,
+            min_level=level, kind=kind,
             limit=limit + 1, after_id=after_id, before_id=before_id, descending=descending,
         )
         more = len(rows) > limit
@@ -350,10 +356,11 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
                 next_cursor = encode_cursor(after=last) if order == "asc" else encode_cursor(before=last)
             if backward_more:
                 prev_cursor = encode_cursor(before=first) if order == "asc" else encode_cursor(after=first)
-        return json_response({"data": [log_json(r) for r in rows], "next_cursor": next_cursor, "prev_cursor": prev_cursor})
+        tail = json.dumps({"next_cursor": next_cursor, "prev_cursor": prev_cursor})[1:]
+        return Response('{"data":[' + ",".join(r[1] for r in rows) + "]," + tail, media_type="application/json")
 
     @app.get("/v1/jobs/{job_id}/errors", tags=["logs"])
-    def job_errors(job_id: str, limit: int = Query(100, ge=1, le=1000)) -> Response:
+    def job_errors(job_id: str, limit: int = Query(100, ge=1, le=10_000)) -> Response:
         job_or_404(job_id)
         return json_response({"data": [
             {"time": iso(v["time"]), "item": v["item"], "batch": v["batch"], "attempt": v["attempt"],
@@ -393,6 +400,36 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
             for r in store.dead_letters(job_id)
         ]})
 
+    @app.post("/v1/jobs/{job_id}/resubmit-failed", status_code=201, tags=["jobs"])
+    def resubmit_failed(
+        job_id: str,
+        request: Request,
+        overrides: dict[str, Any] | None = None,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+    ) -> Response:
+        """Create a new job over the items of a finished job that failed (dead-lettered batches and items that
+        failed alone), with the same step, parameters and webhook unless `overrides` (JobSpec fields) say
+        otherwise. The new job is tagged `resubmit-of:<job_id>`."""
+        row = job_or_404(job_id)
+        if row["state"] not in FINISHED:
+            raise Problem(409, "conflict", f"job {job_id} is {row['state']}; resubmit its failures once it has ended")
+        overrides = dict(overrides or {})
+        if "input" in overrides:
+            raise bad("input", "the input of a resubmission is the failed items; leave it out", 422)
+        items = failed_items(store, job_id)
+        if not items:
+            raise Problem(409, "nothing_to_resubmit", f"job {job_id} has no failed items that can run again",
+                          {"job_id": job_id})
+        original = JobSpec.model_validate_json(row["spec"])
+        fields = original.model_dump(exclude={"input", "start_at", "stop_at"})
+        fields["tags"] = [*original.tags, f"resubmit-of:{job_id}"]
+        fields.update(overrides)
+        try:
+            spec = JobSpec.model_validate({**fields, "input": ItemsInput(items=items)})
+        except ValidationError as exc:
+            raise validation_problem(list(exc.errors())) from None
+        return submit(spec, request, idempotency_key, dry_run=False)
+
     # -- artifacts ----------------------------------------------------------------------------------------------
 
     def artifact_or_404(artifact_id: str) -> Any:
@@ -400,6 +437,13 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
         if row is None:
             raise Problem(404, "not_found", f"no artifact {artifact_id!r}", {"field": "artifact_id"})
         return row
+
+    @app.delete("/v1/artifacts/{artifact_id}", tags=["artifacts"])
+    def delete_artifact(artifact_id: str, request: Request, dry_run: bool = False) -> Response:
+        """Delete an output artifact unless a job still reads it (409 naming each such job)."""
+        artifact_or_404(artifact_id)
+        plan = engine.delete_artifact(artifact_id, dry_run=dry_run, deleted_by=request.headers.get("user-agent"))
+        return plan_response(plan, f"artifact {artifact_id}")
 
     @app.get("/v1/artifacts/{artifact_id}", tags=["artifacts"])
     def get_artifact(artifact_id: str) -> Response:
@@ -431,11 +475,14 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
         if len(wanted) > 10_000:
             raise bad("ids", "at most 10000 ids in one stream")
         base = base_url(request)
+        # subscribe before reading: a change between the read and the subscription would otherwise be lost
+        key, pending, event = watchers.subscribe(wanted)
         rows = await run_in_threadpool(store.job_rows, sorted(wanted))
         missing = wanted - {r["id"] for r in rows}
         if missing:
-            raise Problem(404, "not_found", f"ids: no job(s) {', '.join(sorted(missing)[:10])}", {"field": "ids", "missing": sorted(missing)})
-        key, pending, event = watchers.subscribe(wanted)
+            watchers.unsubscribe(key)
+            names = ", ".join(sorted(missing)[:10])
+            raise Problem(404, "not_found", f"ids: no job(s) {names}", {"field": "ids", "missing": sorted(missing)})
 
         def render(rows: list[Any]) -> tuple[str, set[str]]:
             ended = {r["id"] for r in rows if r["state"] not in ("created", "scheduled", "queued", "running")}
@@ -469,21 +516,37 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
     return app
 
 
-def dry_run_plan(
-    spec: JobSpec, items: list[Any], rejected: list[tuple[str, str]], artifacts: list[str]
-) -> dict[str, Any]:
+def plan_response(plan: DeletePlan, what: str) -> Response:
+    """A deletion plan: 200 when carried out or a dry run, 409 with every blocker when refused."""
+    body = plan.model_dump(mode="json")
+    if not plan.allowed and not plan.dry_run:
+        reasons = "; ".join(b.reason for b in plan.blockers[:5])
+        more = f" (and {len(plan.blockers) - 5} more)" if len(plan.blockers) > 5 else ""
+        raise Problem(409, "lineage_conflict", f"{what} cannot be deleted: {reasons}{more}", body)
+    return json_response(body)
+
+
+def dry_run_plan(spec: JobSpec, resolved: ResolvedInput, listed: int = 1000) -> dict[str, Any]:
+    """What creating the job would do: its items, batches, files and rejected lines; each list stops at `listed`
+    entries (the `*_total` counts are exact) and `items` is left out when there are more."""
+    items, rejected = resolved.items, resolved.rejected
     size = spec.batch_size
     total = len(items)
-    batches = [{"index": b, "first_item": i, "size": min(size, total - i)} for b, i in enumerate(range(0, total, size))]
-    small = total <= 1000
+    batches = [
+        {"index": b, "first_item": i, "size": min(size, total - i)}
+        for b, i in enumerate(range(0, min(total, size * listed), size))
+    ]
     return {
         "dry_run": True,
         "items_total": total,
-        "batches_total": len(batches),
+        "batches_total": -(-total // size),
         "batch_size": size,
-        "items": items if small else None,
+        "items": items if total <= listed else None,
         "sample": items[:20],
-        "batches": batches[:1000],
-        "rejected": [{"item": label, "reason": reason} for label, reason in rejected],
-        "input_artifacts": artifacts,
+        "batches": batches,
+        "files_total": len(resolved.files),
+        "files": resolved.files[:listed],
+        "rejected_total": len(rejected),
+        "rejected": [{"item": label, "reason": reason} for label, reason in rejected[:listed]],
+        "input_artifacts": resolved.artifacts,
     }

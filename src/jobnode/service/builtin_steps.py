@@ -63,14 +63,67 @@ def fail(items: list[Any], params: FailParams) -> list[Any]:
 
 
 POSITIVE = frozenset(
-    "good great excellent amazing love loved lovely happy wonderful best fantastic nice pleasant superb brilliant "
-    "enjoy enjoyed like liked awesome perfect delightful fast helpful recommend beautiful glad".split()
+    [
+        "good",
+        "great",
+        "excellent",
+        "amazing",
+        "love",
+        "loved",
+        "lovely",
+        "happy",
+        "wonderful",
+        "best",
+        "fantastic",
+        "nice",
+        "pleasant",
+        "superb",
+        "brilliant",
+        "enjoy",
+        "enjoyed",
+        "like",
+        "liked",
+        "awesome",
+        "perfect",
+        "delightful",
+        "fast",
+        "helpful",
+        "recommend",
+        "beautiful",
+        "glad",
+    ]
 )
 NEGATIVE = frozenset(
-    "bad terrible awful hate hated poor worst horrible sad angry slow broken boring disappointing disappointed "
-    "ugly useless annoying fail failed failure wrong refund rude dirty expensive".split()
+    [
+        "bad",
+        "terrible",
+        "awful",
+        "hate",
+        "hated",
+        "poor",
+        "worst",
+        "horrible",
+        "sad",
+        "angry",
+        "slow",
+        "broken",
+        "boring",
+        "disappointing",
+        "disappointed",
+        "ugly",
+        "useless",
+        "annoying",
+        "fail",
+        "failed",
+        "failure",
+        "wrong",
+        "refund",
+        "rude",
+        "dirty",
+        "expensive",
+    ]
 )
-NEGATORS = frozenset("not no never n't hardly without".split())
+NEGATORS = frozenset(["not", "no", "never", "n't", "hardly", "without"])
 WORD = re.compile(r"[a-z']+")
 SENTENCE = re.compile(r"[.!?]+(?:\s|$)")
 

@@ -27,10 +27,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from jobnode.core.models import JobSpec
-from jobnode.service.runner import BatchOutcome, execute_batch, init_worker, run_in_process
+from jobnode.core.lineage import plan_artifact_deletion, plan_deletion
+from jobnode.core.models import DeletePlan, JobSpec, Webhook
+from jobnode.service.delivery import Deliverer, DeliveryOutcome, batch_delivery
+from jobnode.service.inputs import InputResolver
+from jobnode.service.lineage import load_graph
+from jobnode.service.runner import BatchOutcome, execute_batch, init_worker, item_label, run_in_process
 from jobnode.service.steps import REGISTRY, Step, StepRegistry, load_step_modules
-from jobnode.service.store import LEVELS, Store, dumps
+from jobnode.service.store import LEVELS, Store, dumps, micros
 
 log = logging.getLogger("jobnode.engine")
 
@@ -70,6 +74,9 @@ class ActiveJob:
     started_at: float | None
     pending: deque[int] = field(default_factory=deque)
     inflight: set[int] = field(default_factory=set)
+    name: str = ""
+    webhook: Webhook | None = None
+    delivering: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -102,7 +109,10 @@ class Engine:
         threads: int = 32,
         processes: int | None = None,
         tick: float = 0.25,
+        allowed_roots: Sequence[Path] = (),
     ) -> None:
+        """`allowed_roots`: the directories local file inputs may come from (default: the data directory and the
+        current directory)."""
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.artifacts_dir = data_dir / "artifacts"
@@ -110,6 +120,7 @@ class Engine:
         self.cancel_dir = data_dir / "cancelled"
         self.cancel_dir.mkdir(exist_ok=True)
         self.store = Store(data_dir / "jobnode.db")
+        self.inputs = InputResolver(self.store, roots=list(allowed_roots) or [data_dir, Path.cwd()])
         self.registry = registry
         self.step_modules = load_step_modules(step_modules)
         self.listeners: list[Listener] = []
@@ -122,6 +133,8 @@ class Engine:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._outcomes: queue.SimpleQueue[BatchOutcome] = queue.SimpleQueue()
+        self._deliveries: queue.SimpleQueue[DeliveryOutcome] = queue.SimpleQueue()
+        self._deliverer: Deliverer | None = None
         self._active: dict[str, ActiveJob] = {}
         self._cancelled: set[str] = set()
         self._inflight = {"thread": 0, "process": 0}
@@ -143,6 +156,8 @@ class Engine:
             self._thread_pool.shutdown(wait=False, cancel_futures=True)
         if self._process_pool:
             self._process_pool.shutdown(wait=False, cancel_futures=True)
+        if self._deliverer:
+            self._deliverer.close()
         self.store.close()
 
     def _recover(self) -> None:
@@ -180,9 +195,16 @@ class Engine:
             timeout=row["timeout"],
             started_at=row["started_at"],
             pending=deque(self.store.pending_batches(row["id"])),
+            name=row["name"],
+            webhook=spec.webhook,
         )
         with self._lock:
             self._active[job.id] = job
+        if job.webhook is not None:  # after a restart: deliver what was processed but not delivered yet
+            for idx, first_item, items_json, results_json in self.store.undelivered_batches(job.id):
+                items = json.loads(items_json)
+                labels = [item_label(item, first_item + i) for i, item in enumerate(items)]
+                self._deliver(job, idx, first_item, labels, results_json)
         self._wake.set()
 
     # -- requests from the API ----------------------------------------------------------------------------------
@@ -252,6 +274,15 @@ class Engine:
             conn.executemany(
                 "INSERT INTO batches (job_id, idx, first_item, size, items) VALUES (?, ?, ?, ?, ?)", batches
             )
+            if new.input_artifacts:  # checked in this transaction: a deletion cannot slip in after resolving
+                marks = ",".join("?" * len(new.input_artifacts))
+                found = {r[0] for r in conn.execute(f"SELECT id FROM artifacts WHERE id IN ({marks})",
+                                                    new.input_artifacts)}
+                if missing := [a for a in new.input_artifacts if a not in found]:
+                    raise EngineConflict(
+                        f"input artifact(s) {', '.join(missing)} were deleted meanwhile; name existing ones",
+                        {"field": "input.artifacts", "missing": missing},
+                    )
             conn.executemany(
                 "INSERT OR IGNORE INTO consumers (artifact_id, job_id) VALUES (?, ?)",
                 [(a, job_id) for a in new.input_artifacts],
@@ -266,7 +297,10 @@ class Engine:
     @staticmethod
     def _reject(conn: sqlite3.Connection, job_id: str, rejected: list[tuple[str, str]], now: float) -> None:
         """Items that could not even be read (a bad line of a delimited file) fail alone, at creation."""
-        Store.insert_logs(conn, [(job_id, now, ERROR, "ItemFailed", label, "Rejected", None, why) for label, why in rejected])
+        at = micros(now)
+        Store.insert_logs(
+            conn, [(job_id, at, ERROR, "ItemFailed", label, "Rejected", None, why) for label, why in rejected]
+        )
         Store.insert_errors(conn, [(job_id, now, label, None, None, why) for label, why in rejected])
         conn.execute("UPDATE jobs SET items_failed = ? WHERE id = ?", (len(rejected), job_id))
 
@@ -278,52 +312,90 @@ class Engine:
         self._notify(changed)
         return ended
 
-    def delete(self, job_id: str, deleted_by: str | None) -> None:
-        """Delete a finished job's rows and its output files; its events and a tombstone stay."""
-        row = self.store.job_row(job_id)
-        if row is None:
-            raise LookupError(job_id)
-        if row["state"] in ACTIVE:
-            raise EngineConflict(
-                f"job {job_id} is {row['state']}; cancel it and wait until it has ended before deleting it",
-                {"blockers": [{"kind": "job_state", "id": job_id, "reason": f"job is {row['state']}"}]},
-            )
-        self.delete_many([job_id], [], deleted_by)
+    def delete(
+        self,
+        job_id: str,
+        *,
+        delete_outputs: bool = False,
+        delete_subjobs: bool = False,
+        dry_run: bool = False,
+        deleted_by: str | None = None,
+    ) -> DeletePlan:
+        """Plan deleting a job under the lineage rules and, unless refused or a dry run, carry the plan out.
 
-    def delete_many(self, job_ids: Sequence[str], artifact_ids: Sequence[str], deleted_by: str | None) -> None:
-        """Delete jobs and artifacts in one transaction (the caller has checked the lineage rules)."""
-        paths: list[Path] = []
+        Planning and deleting share one transaction, so no job can start reading an output in between.
+        """
         with self.store.write(durable=True) as conn:
-            for artifact_id in artifact_ids:
-                art = conn.execute("SELECT path FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
-                if art is not None:
-                    paths.append(Path(art["path"]))
-                conn.execute("DELETE FROM artifacts WHERE id = ?", (artifact_id,))
-                conn.execute("DELETE FROM consumers WHERE artifact_id = ?", (artifact_id,))
-            for job_id in job_ids:
-                row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-                if row is None:
+            plan = plan_deletion(
+                load_graph(conn, [job_id]), [job_id],
+                delete_outputs=delete_outputs, delete_subjobs=delete_subjobs, dry_run=dry_run,
+            )
+            paths = self._carry_out(conn, plan, deleted_by) if plan.allowed and not dry_run else []
+        self._unlink(paths, plan)
+        return plan
+
+    def delete_artifact(self, artifact_id: str, *, dry_run: bool = False, deleted_by: str | None = None) -> DeletePlan:
+        """Delete an output artifact on its own, unless a job still reads it."""
+        with self.store.write(durable=True) as conn:
+            plan = plan_artifact_deletion(load_graph(conn, artifact_ids=[artifact_id]), [artifact_id], dry_run=dry_run)
+            paths = self._carry_out(conn, plan, deleted_by) if plan.allowed and not dry_run else []
+        self._unlink(paths, plan)
+        return plan
+
+    def _carry_out(self, conn: sqlite3.Connection, plan: DeletePlan, deleted_by: str | None) -> list[Path]:
+        """Delete the rows of an allowed plan, in its order; returns the artifact files to remove after commit.
+
+        A job's tombstone records who deleted it, when, and what went with it; its events stay.
+        """
+        paths: list[Path] = []
+        gone: dict[str, list[str]] = {}
+        for step in plan.steps:
+            if step.action == "delete_artifact":
+                art = conn.execute("SELECT job_id, path FROM artifacts WHERE id = ?", (step.id,)).fetchone()
+                if art is None:
                     continue
-                what = {
-                    "name": row["name"],
-                    "state": row["state"],
-                    "step": row["step"],
-                    "idempotency_key": row["idempotency_key"],
-                    "artifacts": [a for a in artifact_ids],
-                }
-                for table in ("jobs", "batches", "logs", "errors", "dead_letters"):
-                    column = "id" if table == "jobs" else "job_id"
-                    conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (job_id,))
-                conn.execute("DELETE FROM consumers WHERE job_id = ?", (job_id,))
-                conn.execute(
-                    "INSERT OR REPLACE INTO tombstones (job_id, deleted_at, deleted_by, what) VALUES (?, ?, ?, ?)",
-                    (job_id, time.time(), deleted_by, dumps(what)),
+                paths.append(Path(art["path"]))
+                gone.setdefault(art["job_id"], []).append(step.id)
+                conn.execute("DELETE FROM artifacts WHERE id = ?", (step.id,))
+                conn.execute("DELETE FROM consumers WHERE artifact_id = ?", (step.id,))
+                Store.insert_event(
+                    conn, art["job_id"], "artifact_deleted", None, f"artifact {step.id} deleted", {"artifact": step.id}
                 )
-                Store.insert_event(conn, job_id, "deleted", None, f"deleted by {deleted_by or 'a client'}")
+                continue
+            job_id = step.id
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                continue
+            what = {
+                "name": row["name"],
+                "state": row["state"],
+                "step": row["step"],
+                "parent_id": row["parent_id"],
+                "idempotency_key": row["idempotency_key"],
+                "artifacts": gone.get(job_id, []),
+                "plan_targets": plan.targets,
+            }
+            for table in ("jobs", "batches", "logs", "errors", "dead_letters"):
+                column = "id" if table == "jobs" else "job_id"
+                conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (job_id,))
+            conn.execute("DELETE FROM consumers WHERE job_id = ?", (job_id,))
+            conn.execute(
+                "INSERT OR REPLACE INTO tombstones (job_id, deleted_at, deleted_by, what) VALUES (?, ?, ?, ?)",
+                (job_id, time.time(), deleted_by, dumps(what)),
+            )
+            Store.insert_event(
+                conn, job_id, "deleted", None, f"deleted by {deleted_by or 'a client'}",
+                {"artifacts": what["artifacts"], "plan_targets": plan.targets},
+            )
+        return paths
+
+    def _unlink(self, paths: list[Path], plan: DeletePlan) -> None:
         for path in paths:
             path.unlink(missing_ok=True)
-        for job_id in job_ids:
-            (self.cancel_dir / job_id).unlink(missing_ok=True)
+        if plan.allowed and not plan.dry_run:
+            for step in plan.steps:
+                if step.action == "delete_job":
+                    (self.cancel_dir / step.id).unlink(missing_ok=True)
 
     # -- the run loop -------------------------------------------------------------------------------------------
 
@@ -350,11 +422,19 @@ class Engine:
                 outcomes.append(self._outcomes.get_nowait())
             except queue.Empty:
                 break
+        delivered: list[DeliveryOutcome] = []
+        while True:
+            try:
+                delivered.append(self._deliveries.get_nowait())
+            except queue.Empty:
+                break
         now = time.time()
         dispatch: list[tuple[ActiveJob, int, int, str, int]] = []
         with self.store.write() as conn:
             for outcome in outcomes:
                 self._record(conn, outcome, changed)
+            for delivery in delivered:
+                self._record_delivery(conn, delivery, changed)
             self._advance_schedule(conn, now, changed)
             self._claim(conn, now, dispatch, changed)
         expired = self._expired(now)
@@ -374,7 +454,8 @@ class Engine:
             due = [j for j in self._active.values() if j.state == "scheduled" and (j.start_at or 0) <= now]
         for job in due:
             conn.execute(
-                "UPDATE jobs SET state = 'queued', message = 'queued', updated_at = ? WHERE id = ? AND state = 'scheduled'",
+                "UPDATE jobs SET state = 'queued', message = 'queued', updated_at = ? "
+                "WHERE id = ? AND state = 'scheduled'",
                 (now, job.id),
             )
             Store.insert_event(conn, job.id, "queued", "queued", "start time reached", at=now)
@@ -393,7 +474,11 @@ class Engine:
 
     def _finished(self) -> list[ActiveJob]:
         with self._lock:
-            return [j for j in self._active.values() if j.state == "running" and not j.pending and not j.inflight]
+            return [
+                j
+                for j in self._active.values()
+                if j.state == "running" and not j.pending and not j.inflight and not j.delivering
+            ]
 
     def _capacity(self, executor: str) -> int:
         limit = self._threads if executor == "thread" else self._processes * 2
@@ -409,13 +494,12 @@ class Engine:
         with self._lock:
             jobs = [j for j in self._active.values() if j.state in ("queued", "running")]
         for job in jobs:
-            if job.state == "queued":
-                if not job.pending and not job.inflight:
-                    job.state = "running"  # an empty job: finished on this turn
-                    job.started_at = now
-                    self._mark_started(conn, job, now)
-                    changed.add(job.id)
-                    continue
+            if job.state == "queued" and not job.pending and not job.inflight:
+                job.state = "running"  # an empty job: finished on this turn
+                job.started_at = now
+                self._mark_started(conn, job, now)
+                changed.add(job.id)
+                continue
             while job.pending and len(job.inflight) < job.workers and self._capacity(job.step.executor) > 0:
                 idx = job.pending.popleft()
                 conn.execute(
@@ -448,7 +532,8 @@ class Engine:
             future = self._start(job, idx, first_item, items_json, attempt)
         except BrokenProcessPool as exc:
             self._process_pool = None  # a worker died: the next batch gets a fresh pool
-            self._finished_batch(executor, BatchOutcome(job.id, idx, attempt, first_item, [], 0.0, error=f"worker failed: {exc}"))
+            failed = BatchOutcome(job.id, idx, attempt, first_item, [], 0.0, error=f"worker failed: {exc}")
+            self._finished_batch(executor, failed)
             return
 
         def done(f: Future[BatchOutcome]) -> None:
@@ -467,6 +552,67 @@ class Engine:
             self._inflight[executor] -= 1
         self._outcomes.put(outcome)
         self._wake.set()
+
+    # -- webhook delivery ---------------------------------------------------------------------------------------
+
+    def _deliver(self, job: ActiveJob, idx: int, first_item: int, labels: list[str], results_json: str | None) -> None:
+        """Send a processed batch's results to the job's webhook; the job ends only once this is settled."""
+        assert job.webhook is not None
+        delivery = batch_delivery(
+            job_id=job.id, job_name=job.name, batch=idx, first_item=first_item, labels=labels,
+            results=json.loads(results_json) if results_json else [], url=job.webhook.url,
+            secret=job.webhook.secret, max_attempts=job.webhook.max_attempts,
+        )
+        if delivery is None:
+            return  # every item of the batch failed: nothing to deliver
+        if self._deliverer is None:
+            self._deliverer = Deliverer(self._delivered)
+        job.delivering.add(idx)
+        job_id = job.id
+        self._deliverer.submit(delivery, lambda: job_id in self._cancelled)
+
+    def _delivered(self, outcome: DeliveryOutcome) -> None:
+        """Called from delivery threads."""
+        self._deliveries.put(outcome)
+        self._wake.set()
+
+    def _record_delivery(self, conn: sqlite3.Connection, d: DeliveryOutcome, changed: set[str]) -> None:
+        with self._lock:
+            job = self._active.get(d.job_id)
+            if job is None:
+                return  # the job ended meanwhile
+            job.delivering.discard(d.batch)
+        now = time.time()
+        at = micros(now)
+        changed.add(job.id)
+        count = len(d.labels)
+        Store.insert_logs(
+            conn,
+            [(job.id, at, WARNING, "DeliveryRetried", f"batch {d.batch}", "Retrying", None, f"attempt {i}: {error}")
+             for i, error in enumerate(d.retried, 1)],
+        )
+        if d.delivered:
+            per_item = d.duration * 1000 / max(1, count)
+            Store.insert_logs(
+                conn, [(job.id, at, INFO, "ItemDelivered", label, "Delivered", per_item, None) for label in d.labels]
+            )
+            conn.execute("UPDATE batches SET delivered = 1 WHERE job_id = ? AND idx = ?", (job.id, d.batch))
+            conn.execute(
+                "UPDATE jobs SET items_delivered = items_delivered + ?, updated_at = ? WHERE id = ?",
+                (count, now, job.id),
+            )
+            return
+        message = f"delivery failed after {d.attempts} attempt(s): {d.error}"
+        Store.insert_logs(
+            conn,
+            [(job.id, at, ERROR, "ItemDeliveryFailed", label, "FailedDeliver", None, message) for label in d.labels],
+        )
+        Store.insert_errors(conn, [(job.id, now, label, d.batch, d.attempts, message) for label in d.labels])
+        conn.execute("UPDATE batches SET delivered = 2 WHERE job_id = ? AND idx = ?", (job.id, d.batch))
+        conn.execute(
+            "UPDATE jobs SET items_failed_delivery = items_failed_delivery + ?, updated_at = ? WHERE id = ?",
+            (count, now, job.id),
+        )
 
     def _start(self, job: ActiveJob, idx: int, first_item: int, items_json: str, attempt: int) -> Future[BatchOutcome]:
         if job.step.executor == "process":
@@ -517,7 +663,7 @@ class Engine:
             status = "Retrying" if retry else "DeadLettered"
             Store.insert_logs(
                 conn,
-                [(job.id, now, ERROR, "BatchFailed", f"batch {o.batch}", status, o.duration * 1000, o.error)],
+                [(job.id, micros(now), ERROR, "BatchFailed", f"batch {o.batch}", status, o.duration * 1000, o.error)],
             )
             if retry:
                 conn.execute("UPDATE batches SET state = 'pending', error = ? WHERE job_id = ? AND idx = ?",
@@ -532,13 +678,14 @@ class Engine:
             conn.execute("UPDATE batches SET state = 'dead', error = ? WHERE job_id = ? AND idx = ?",
                          (o.error, job.id, o.batch))
             conn.execute(
-                "INSERT OR REPLACE INTO dead_letters (job_id, batch, time, attempts, error, items) VALUES (?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO dead_letters (job_id, batch, time, attempts, error, items) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (job.id, o.batch, now, o.attempt, o.error, items_json),
             )
             labels = o.labels or [str(o.first_item + i) for i in range(size)]
             Store.insert_logs(
                 conn,
-                [(job.id, now, ERROR, "ItemFailed", label, "DeadLettered", None, o.error) for label in labels],
+                [(job.id, micros(now), ERROR, "ItemFailed", label, "DeadLettered", None, o.error) for label in labels],
             )
             conn.execute(
                 "UPDATE jobs SET items_failed = items_failed + ?, batches_failed = batches_failed + 1, "
@@ -547,6 +694,7 @@ class Engine:
             )
             return
         per_item = o.duration * 1000 / max(1, len(o.labels))
+        at = micros(now)
         failed = dict(o.item_errors)
         conn.execute(
             "UPDATE batches SET state = 'succeeded', results = ?, error = NULL WHERE job_id = ? AND idx = ?",
@@ -555,9 +703,9 @@ class Engine:
         Store.insert_logs(
             conn,
             [
-                (job.id, now, ERROR, "ItemFailed", label, "Failed", per_item, failed[i])
+                (job.id, at, ERROR, "ItemFailed", label, "Failed", per_item, failed[i])
                 if i in failed
-                else (job.id, now, INFO, "ItemProcessed", label, "Succeeded", per_item, None)
+                else (job.id, at, INFO, "ItemProcessed", label, "Succeeded", per_item, None)
                 for i, label in enumerate(o.labels)
             ],
         )
@@ -571,6 +719,8 @@ class Engine:
             "WHERE id = ?",
             (len(o.labels) - len(failed), len(failed), now, job.id),
         )
+        if job.webhook is not None:
+            self._deliver(job, o.batch, o.first_item, o.labels, o.results_json)
 
     def _end(self, conn: sqlite3.Connection, job_id: str, state: str, reason: str, changed: set[str]) -> bool:
         """Move a job that has not ended to a terminal state; a no-op on a finished job."""
@@ -583,7 +733,7 @@ class Engine:
         if cur.rowcount == 0:
             return False
         Store.insert_event(conn, job_id, state, state, reason, at=now)
-        Store.insert_logs(conn, [(job_id, now, WARNING, "JobStopped", None, state, None, reason)])
+        Store.insert_logs(conn, [(job_id, micros(now), WARNING, "JobStopped", None, state, None, reason)])
         with self._lock:
             self._active.pop(job_id, None)
             self._cancelled.add(job_id)
@@ -593,7 +743,9 @@ class Engine:
 
     def _finish(self, conn: sqlite3.Connection, job: ActiveJob, changed: set[str]) -> None:
         row = conn.execute(
-            "SELECT state, items_total, items_processed, items_failed FROM jobs WHERE id = ?", (job.id,)
+            "SELECT state, items_total, items_processed, items_failed, items_delivered, items_failed_delivery "
+            "FROM jobs WHERE id = ?",
+            (job.id,),
         ).fetchone()
         if row is None or row["state"] != "running":
             with self._lock:
@@ -601,16 +753,28 @@ class Engine:
             return
         artifact = self._write_output(conn, job.id)
         failed, total = row["items_failed"], row["items_total"]
+        undelivered = row["items_failed_delivery"]
         now = time.time()
-        if failed > job.max_item_failures:
+        if failed + undelivered > job.max_item_failures:
             state = "failed"
-            reason = f"{failed} of {total} items failed"
+            reason = "; ".join(
+                part
+                for part in (
+                    f"{failed} of {total} items failed" if failed else "",
+                    f"{undelivered} of {total} items could not be delivered to the webhook" if undelivered else "",
+                )
+                if part
+            )
             if job.max_item_failures:
                 reason += f" (at most {job.max_item_failures} allowed)"
         else:
             state = "succeeded"
             reason = None
         message = f"{row['items_processed']} of {total} items processed" + (f", {failed} failed" if failed else "")
+        if job.webhook is not None:
+            message += f", {row['items_delivered']} delivered" + (
+                f", {undelivered} not delivered" if undelivered else ""
+            )
         conn.execute(
             "UPDATE jobs SET state = ?, reason = ?, message = ?, ended_at = ?, updated_at = ? WHERE id = ?",
             (state, reason, message, now, now, job.id),

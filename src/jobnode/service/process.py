@@ -53,8 +53,21 @@ class ServiceProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         endpoint = self.data_dir / ENDPOINT_FILE
         endpoint.unlink(missing_ok=True)
-        args = [sys.executable, "-m", "jobnode", "--log-level", "info", "serve", "--host", "127.0.0.1",
-                "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra_args]
+        args = [
+            sys.executable,
+            "-m",
+            "jobnode",
+            "--log-level",
+            "info",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            *self.extra_args,
+        ]
         if self.steps:
             args += ["--steps", ",".join(self.steps)]
         env = {**os.environ, **(self.env or {})}

@@ -68,19 +68,22 @@ def execute_batch(
     labels = [item_label(item, first_item + i) for i, item in enumerate(items)]
     start = time.perf_counter()
     ctx = BatchContext(job_id=job_id, batch=batch, attempt=attempt, is_cancelled=is_cancelled)
-    common = {"job_id": job_id, "batch": batch, "attempt": attempt, "first_item": first_item, "labels": labels}
+
+    def outcome(duration: float, **result: Any) -> BatchOutcome:
+        return BatchOutcome(job_id, batch, attempt, first_item, labels, duration, **result)
+
     try:
         with running_batch(ctx):
             results = step.call(items, params)
     except Exception as exc:
-        return BatchOutcome(duration=time.perf_counter() - start, error=_describe(exc), **common)
+        return outcome(time.perf_counter() - start, error=_describe(exc))
     duration = time.perf_counter() - start
     if not isinstance(results, list) or len(results) != len(items):
         got = len(results) if isinstance(results, list) else type(results).__name__
-        return BatchOutcome(
-            duration=duration,
-            error=f"step {step.name!r} returned {got} results for {len(items)} items (it must return a list, one per item)",
-            **common,
+        return outcome(
+            duration,
+            error=f"step {step.name!r} returned {got} results for {len(items)} items "
+            "(it must return a list, one per item)",
         )
     errors = tuple((i, r.message) for i, r in enumerate(results) if isinstance(r, ItemError))
     if errors:
@@ -88,8 +91,8 @@ def execute_batch(
     try:
         results_json = json.dumps(results, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError) as exc:
-        return BatchOutcome(duration=duration, error=f"step results are not JSON serialisable: {exc}", **common)
-    return BatchOutcome(duration=duration, results_json=results_json, item_errors=errors, **common)
+        return outcome(duration, error=f"step results are not JSON serialisable: {exc}")
+    return outcome(duration, results_json=results_json, item_errors=errors)
 
 
 # -- worker processes ------------------------------------------------------------------------------------------

@@ -180,7 +180,11 @@ class StepRegistry:
         return versions[version]
 
     def all(self) -> list[Step]:
-        return [s for name in sorted(self._steps) for s in sorted(self._steps[name].values(), key=lambda s: _version_key(s.version))]
+        return [
+            s
+            for name in sorted(self._steps)
+            for s in sorted(self._steps[name].values(), key=lambda s: _version_key(s.version))
+        ]
 
 
 REGISTRY = StepRegistry()
@@ -190,17 +194,23 @@ def _params_model(fn: Callable[..., Any]) -> type[BaseModel]:
     params = list(inspect.signature(fn).parameters.values())
     if len(params) < 2:
         return NoParams
-    hints = get_type_hints(fn)
-    model = hints.get(params[1].name)
+    try:
+        model = get_type_hints(fn).get(params[1].name)
+    except NameError:
+        model = None
     if isinstance(model, type) and issubclass(model, BaseModel):
         return model
-    raise TypeError(f"the second parameter of step {fn.__name__} must be annotated with a pydantic model")
+    raise TypeError(
+        f"the second parameter of step {fn.__name__} must be annotated with a pydantic model "
+        "defined at module level, or pass params=Model to @jobnode.step"
+    )
 
 
 def step(
     name: str,
     *,
     version: str = "1",
+    params: type[BaseModel] | None = None,
     executor: Executor = "thread",
     description: str | None = None,
     registry: StepRegistry | None = None,
@@ -218,7 +228,7 @@ def step(
                 name=name,
                 version=str(version),
                 fn=fn,
-                params_model=_params_model(fn),
+                params_model=params or _params_model(fn),
                 executor=executor,
                 description=doc,
                 module=fn.__module__,

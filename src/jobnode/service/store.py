@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS batches (
 CREATE TABLE IF NOT EXISTS logs (
     id INTEGER PRIMARY KEY,
     job_id TEXT NOT NULL,
-    time REAL NOT NULL,
+    time INTEGER NOT NULL,
     level INTEGER NOT NULL,
     kind TEXT NOT NULL,
     item TEXT,
@@ -131,7 +131,6 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 """
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
-LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
 
 JOB_COLUMNS = (
     "seq, id, name, state, message, reason, step, step_version, spec, tags, parent_id, created_at, started_at, "
@@ -150,6 +149,20 @@ class LogRow:
     status: str | None
     duration_ms: float | None
     message: str | None
+
+
+# One log entry as the API's JSON, rendered by SQLite (times are integer microseconds since the epoch).
+LOG_JSON = (
+    "json_object('id', CAST(id AS TEXT), "
+    "'time', strftime('%Y-%m-%dT%H:%M:%S', time / 1000000, 'unixepoch') || printf('.%06dZ', time % 1000000), "
+    "'level', CASE level WHEN 10 THEN 'debug' WHEN 20 THEN 'info' WHEN 30 THEN 'warning' ELSE 'error' END, "
+    "'kind', kind, 'item', item, 'status', status, 'duration_ms', duration_ms, 'message', message)"
+)
+
+
+def micros(ts: float) -> int:
+    """Log times are integer microseconds since the epoch: a float of seconds cannot hold microseconds today."""
+    return round(ts * 1_000_000)
 
 
 def dumps(value: Any) -> str:
@@ -249,7 +262,7 @@ class Store:
             where.append("name = ?")
             args.append(name)
         if ids is not None:
-            where.append(f"id IN (SELECT value FROM json_each(?))")
+            where.append("id IN (SELECT value FROM json_each(?))")
             args.append(dumps(list(ids)))
         if before_seq is not None:
             where.append("seq < ?")
@@ -338,15 +351,16 @@ class Store:
         self,
         job_id: str,
         *,
-        after_time: float | None,
-        before_time: float | None,
+        after_time: int | None,
+        before_time: int | None,
         min_level: int | None,
         kind: str | None,
         limit: int,
         after_id: int | None,
         before_id: int | None,
         descending: bool,
-    ) -> list[tuple[Any, ...]]:
+    ) -> list[tuple[int, str]]:
+        """(id, entry as JSON text) of each entry: SQLite renders the JSON, which is what makes big logs fast."""
         where = ["job_id = ?"]
         args: list[Any] = [job_id]
         if after_time is not None:
@@ -368,10 +382,7 @@ class Store:
             where.append("id < ?")
             args.append(before_id)
         order = "DESC" if descending else "ASC"
-        sql = (
-            "SELECT id, time, level, kind, item, status, duration_ms, message FROM logs "
-            f"WHERE {' AND '.join(where)} ORDER BY id {order} LIMIT ?"
-        )
+        sql = f"SELECT id, {LOG_JSON} FROM logs WHERE {' AND '.join(where)} ORDER BY id {order} LIMIT ?"
         return self.reader.execute(sql, (*args, limit)).fetchall()
 
     def errors(self, job_id: str, limit: int) -> list[sqlite3.Row]:
@@ -396,15 +407,41 @@ class Store:
             "SELECT batch, time, attempts, error, items FROM dead_letters WHERE job_id = ? ORDER BY batch", (job_id,)
         ).fetchall()
 
+    def failed_item_labels(self, job_id: str) -> dict[int, set[str]]:
+        """The labels of the items that failed alone (not whole batches, not rejected lines), by batch."""
+        out: dict[int, set[str]] = {}
+        for batch, item in self.reader.execute(
+            "SELECT DISTINCT batch, item FROM errors WHERE job_id = ? AND batch IS NOT NULL AND item IS NOT NULL",
+            (job_id,),
+        ):
+            out.setdefault(batch, set()).add(item)
+        return out
+
+    def undelivered_batches(self, job_id: str) -> list[tuple[int, int, str, str]]:
+        """(idx, first_item, items, results) of each processed batch whose webhook delivery has not ended."""
+        return [
+            (r[0], r[1], r[2], r[3])
+            for r in self.reader.execute(
+                "SELECT idx, first_item, items, results FROM batches "
+                "WHERE job_id = ? AND state = 'succeeded' AND delivered = 0 ORDER BY idx",
+                (job_id,),
+            )
+        ]
+
+    def batch_row(self, job_id: str, idx: int) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.reader.execute(
+            "SELECT first_item, size, items, state, results, delivered FROM batches WHERE job_id = ? AND idx = ?",
+            (job_id, idx),
+        ).fetchone()
+        return row
+
     # -- artifacts ----------------------------------------------------------------------------------------------
 
     def artifact(self, artifact_id: str) -> sqlite3.Row | None:
         return self.reader.execute("SELECT * FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
 
     def artifact_by_name(self, job_id: str, name: str) -> sqlite3.Row | None:
-        return self.reader.execute(
-            "SELECT * FROM artifacts WHERE job_id = ? AND name = ?", (job_id, name)
-        ).fetchone()
+        return self.reader.execute("SELECT * FROM artifacts WHERE job_id = ? AND name = ?", (job_id, name)).fetchone()
 
     def artifacts_of(self, job_id: str) -> list[sqlite3.Row]:
         return self.reader.execute("SELECT * FROM artifacts WHERE job_id = ? ORDER BY name", (job_id,)).fetchall()

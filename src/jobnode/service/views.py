@@ -6,10 +6,12 @@ import base64
 import binascii
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jobnode.service.store import LEVEL_NAMES, Store
+from jobnode.service.store import Store
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def iso(ts: float | None) -> str | None:
@@ -38,8 +40,13 @@ def job_json(row: sqlite3.Row, store: Store, base_url: str) -> dict[str, Any]:
     job_id = row["id"]
     inputs = [{"id": a} for a in store.inputs_of(job_id)]
     outputs = [
-        {"id": a["id"], "name": a["name"], "job_id": job_id, "uri": f"{base_url}/v1/artifacts/{a['id']}/content",
-         "media_type": a["media_type"]}
+        {
+            "id": a["id"],
+            "name": a["name"],
+            "job_id": job_id,
+            "uri": f"{base_url}/v1/artifacts/{a['id']}/content",
+            "media_type": a["media_type"],
+        }
         for a in store.artifacts_of(job_id)
     ]
     total = row["items_total"]
@@ -82,18 +89,10 @@ def job_json(row: sqlite3.Row, store: Store, base_url: str) -> dict[str, Any]:
     }
 
 
-def log_json(row: tuple[Any, ...]) -> dict[str, Any]:
-    id_, time_, level, kind, item, status, duration_ms, message = row
-    return {
-        "id": str(id_),
-        "time": iso(time_),
-        "level": LEVEL_NAMES.get(level, "info"),
-        "kind": kind,
-        "item": item,
-        "status": status,
-        "duration_ms": duration_ms,
-        "message": message,
-    }
+def to_micros(when: datetime) -> int:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - EPOCH) // timedelta(microseconds=1)
 
 
 def event_json(row: sqlite3.Row) -> dict[str, Any]:

@@ -85,7 +85,10 @@ class LocalBackend:
 
     async def plan_job(self, spec: JobSpec) -> dict[str, Any]:
         response = await self.transport.request(
-            "POST", "/v1/jobs", params={"dry_run": "true"}, json=spec.model_dump(mode="json", exclude_none=True),
+            "POST",
+            "/v1/jobs",
+            params={"dry_run": "true"},
+            json=spec.model_dump(mode="json", exclude_none=True),
             retry_unsafe=True,
         )
         result: dict[str, Any] = response.json()
@@ -127,8 +130,8 @@ class LocalBackend:
     async def get_logs(self, job_id: str, query: LogQuery) -> Page[LogEntry]:
         response = await self._get(
             f"/v1/jobs/{job_id}/logs",
-            after_time=query.after_time.timestamp() if query.after_time else None,
-            before_time=query.before_time.timestamp() if query.before_time else None,
+            after_time=query.after_time.isoformat() if query.after_time else None,
+            before_time=query.before_time.isoformat() if query.before_time else None,
             min_level=query.min_level.value if query.min_level else None,
             kind=query.kind,
             limit=query.limit,
@@ -149,6 +152,15 @@ class LocalBackend:
     async def get_dead_letters(self, job_id: str) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = _data(await self._get(f"/v1/jobs/{job_id}/dead-letters"))
         return result
+
+    async def resubmit_failed(
+        self, job_id: str, overrides: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> Job:
+        headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else None
+        response = await self.transport.request(
+            "POST", f"/v1/jobs/{job_id}/resubmit-failed", json=overrides, headers=headers
+        )
+        return Job.model_validate_json(response.content)
 
     async def watch(self, job_ids: Sequence[str]) -> AsyncIterator[Job]:
         """The named jobs now, then each change; ends when all of them have ended."""

@@ -1,0 +1,83 @@
+"""Two chained batch jobs on the local job service, as a Prefect flow: stage reviews, then score their sentiment.
+
+The second job reads the first one's output artifact (`artifacts=[...]`), so the service records the lineage and
+the clean-up at the end deletes them in the right order.
+
+    python flows/example_flow.py            # run it once (starts a temporary Prefect server if none is set)
+    python flows/example_flow.py --serve    # serve it with its nightly cron schedule (against `prefect server start`)
+
+Both need `JOBNODE_URL` and `JOBNODE_TOKEN` (or pass a saved `JobnodeCredentials` block as `credentials`).
+`flows/prefect.yaml` declares the same deployment for `prefect deploy`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+from prefect import flow, task
+
+from jobnode.prefect import (
+    JobnodeCredentials,
+    cancel_remote_jobs,
+    cleanup_jobs_sync,
+    fetch_job_logs_sync,
+    submit_job_sync,
+    wait_for_job_sync,
+)
+
+NIGHTLY = "0 3 * * *"
+
+REVIEWS = [
+    "The delivery was great and fast.",
+    "Support was terrible, I want a refund.",
+    "This product is not bad at all.",
+    "Honestly the app is slow and broken.",
+    "The hotel room was lovely, I would recommend it.",
+    "The delivery was okay I guess.",
+    "Support was awful and rude.",
+    "This product is perfect, the best.",
+    "Honestly the app is not good.",
+    "The hotel room was fine.",
+]
+
+
+@task(name="Count sentiment labels")
+def count_labels(artifact_id: str, credentials: JobnodeCredentials | None) -> dict[str, int]:
+    """How many reviews got each label, read from the scoring job's output artifact."""
+    with (credentials or JobnodeCredentials()).get_client() as client:
+        return dict(Counter(record["label"] for record in client.artifacts.read(artifact_id)))
+
+
+@flow(name="jobnode-example", on_cancellation=[cancel_remote_jobs()], log_prints=True)
+def example_flow(
+    reviews: list[str] | None = None, credentials: JobnodeCredentials | None = None, cleanup: bool = True
+) -> dict[str, int]:
+    """Stage the reviews with one job, score them with a second job that reads the first one's output, show the
+    logs and counts, then clean both jobs up (their outputs go too: nothing else consumes them)."""
+    items = [{"id": f"review-{i:03d}", "text": text} for i, text in enumerate(reviews or REVIEWS)]
+    staged = submit_job_sync(credentials=credentials, name="stage-reviews", step="identity", items=items, batch_size=50)
+    staged = wait_for_job_sync(staged.id, credentials=credentials, timeout=300)
+    scored = submit_job_sync(
+        credentials=credentials, name="score-reviews", step="sentiment", artifacts=[staged.outputs[0].id], batch_size=5
+    )
+    scored = wait_for_job_sync(scored.id, credentials=credentials, timeout=300)
+    fetch_job_logs_sync(scored.id, credentials=credentials)
+    labels = count_labels(scored.outputs[0].id, credentials)
+    print(f"sentiment of {len(items)} reviews: {labels}")
+    if cleanup:
+        cleanup_jobs_sync([scored.id, staged.id], credentials=credentials)
+    return labels
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serve", action="store_true", help=f"serve the flow on its schedule ({NIGHTLY})")
+    if parser.parse_args().serve:
+        example_flow.serve(name="nightly", cron=NIGHTLY, tags=["jobnode"])
+    else:
+        example_flow()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,384 @@
+"""One shared poller per connection per process: every trigger waiting on jobs of that connection shares one HTTP
+client and one status loop, so a thousand waiting tasks cost one request per interval (or none with a push channel)
+instead of a thousand.
+
+The poller follows the platform's watch stream (`AsyncJobs.watch`, server-sent events) when the platform has one,
+and asks bulk status (`AsyncJobs.bulk_status`, 1,000 jobs per request) every `poll_interval` otherwise. The set of
+watched jobs changes as triggers come and go: new jobs that arrive together share a new stream; when streams
+multiply, they are merged into as few as the platform allows. Transient errors (the service is down, 429, 5xx) are
+waited out, never passed on; a job that disappears, or an error that is not transient, ends the wait of the
+triggers of that job only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from jobnode.client import AsyncClient
+from jobnode.core.errors import NotFound
+from jobnode.core.models import Job
+from jobnode.core.transport import is_transient
+
+log = logging.getLogger("jobnode.airflow.poller")
+
+#: most job ids in one watch stream (the ids travel in the URL; httpx refuses URLs over 64 KiB)
+WATCH_CHUNK = 1000
+
+
+class JobGone(NotFound):
+    """The job a trigger waits for no longer exists on the platform."""
+
+
+class _Waiter:
+    """One trigger's view of one job: the latest state, or the error that ends the wait."""
+
+    __slots__ = ("_error", "_event", "_latest", "job_id")
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        self._latest: Job | None = None
+        self._error: BaseException | None = None
+        self._event = asyncio.Event()
+
+    def push(self, job: Job) -> None:
+        self._latest = job
+        self._event.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._event.set()
+
+    async def next(self) -> Job:
+        await self._event.wait()
+        self._event.clear()
+        if self._error is not None:
+            raise self._error
+        assert self._latest is not None
+        return self._latest
+
+
+def _same(old: Job | None, new: Job) -> bool:
+    return old is not None and (old.state, old.progress, old.updated_at) == (new.state, new.progress, new.updated_at)
+
+
+def _chunks(ids: Iterable[str], size: int) -> list[frozenset[str]]:
+    ordered = sorted(ids)
+    return [frozenset(ordered[i : i + size]) for i in range(0, len(ordered), size)]
+
+
+class JobPoller:
+    """Waits on many jobs of one client with one loop.
+
+    Example:
+        ```python
+        poller = JobPoller(client, poll_interval=5.0)
+        async for job in poller.updates("job_0123"):
+            print(job.state)          # each change, until the job has ended
+        await poller.aclose()
+        ```
+
+    Args:
+        client: the client of the connection; the poller does not close it.
+        poll_interval: seconds between two bulk status requests (and between reconnections of a push channel).
+        watch: use the platform's push channel when it has one.
+        settle: seconds to gather jobs that arrive together into one stream.
+        max_extra_streams: how many streams beyond the fewest possible may run before they are merged.
+    """
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        poll_interval: float = 5.0,
+        watch: bool = True,
+        settle: float = 0.2,
+        max_extra_streams: int = 4,
+    ) -> None:
+        self.client = client
+        self.poll_interval = poll_interval
+        self.uses_watch = watch and client.backend.capabilities.watch
+        self.settle = settle
+        self.max_extra_streams = max_extra_streams
+        self._waiters: dict[str, set[_Waiter]] = {}
+        self._latest: dict[str, Job] = {}
+        self._pending: set[str] = set()
+        self._streams: dict[asyncio.Task[None], frozenset[str]] = {}
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    @property
+    def watched(self) -> int:
+        """How many jobs someone is waiting for."""
+        return len(self._waiters)
+
+    @property
+    def streams(self) -> int:
+        """How many watch streams are open (0 when polling)."""
+        return sum(1 for task in self._streams if not task.done())
+
+    async def updates(self, job_id: str) -> AsyncIterator[Job]:
+        """The job's state now, then each change, until it has ended.
+
+        Raises:
+            JobGone: the job no longer exists.
+            jobnode.JobnodeError: the platform refused to say (bad credentials, ...); transient errors are waited out.
+        """
+        waiter = self._subscribe(job_id)
+        try:
+            while True:
+                job = await waiter.next()
+                yield job
+                if job.is_terminal:
+                    return
+        finally:
+            self._unsubscribe(waiter)
+
+    async def aclose(self) -> None:
+        """Stop every loop; waiters still subscribed wait forever, so close only once they have left."""
+        tasks = [t for t in (self._loop_task, *self._streams) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._streams.clear()
+        self._loop_task = None
+
+    # -- subscriptions -------------------------------------------------------------------------------------------
+
+    def _subscribe(self, job_id: str) -> _Waiter:
+        waiter = _Waiter(job_id)
+        waiters = self._waiters.setdefault(job_id, set())
+        waiters.add(waiter)
+        latest = self._latest.get(job_id)
+        if latest is not None:
+            waiter.push(latest)
+        if len(waiters) == 1 and (latest is None or not latest.is_terminal):
+            self._pending.add(job_id)
+            self._wake.set()
+        if self._loop_task is None or self._loop_task.done():
+            self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="jobnode-poller")
+        return waiter
+
+    def _unsubscribe(self, waiter: _Waiter) -> None:
+        waiters = self._waiters.get(waiter.job_id)
+        if waiters is None:
+            return
+        waiters.discard(waiter)
+        if not waiters:
+            del self._waiters[waiter.job_id]
+            self._latest.pop(waiter.job_id, None)
+            self._pending.discard(waiter.job_id)
+
+    def _wanted(self, ids: Iterable[str]) -> set[str]:
+        """Of `ids`, those someone waits for and that have not ended."""
+        out = set()
+        for job_id in ids:
+            if job_id in self._waiters:
+                latest = self._latest.get(job_id)
+                if latest is None or not latest.is_terminal:
+                    out.add(job_id)
+        return out
+
+    def _dispatch(self, job: Job) -> None:
+        waiters = self._waiters.get(job.id)
+        if not waiters or _same(self._latest.get(job.id), job):
+            return
+        self._latest[job.id] = job
+        for waiter in list(waiters):
+            waiter.push(job)
+
+    def _fail(self, job_id: str, error: BaseException) -> None:
+        for waiter in list(self._waiters.get(job_id, ())):
+            waiter.fail(error)
+
+    # -- the loops -----------------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        if self.uses_watch:
+            await self._run_streams()
+        else:
+            await self._run_polls()
+
+    async def _run_polls(self) -> None:
+        """Bulk status of every waited-for job once per interval; jobs that arrive in between are looked at
+        within `settle`, in a request of their own."""
+        loop = asyncio.get_running_loop()
+        next_full = loop.time()
+        failures = 0
+        while self._waiters:
+            full = loop.time() >= next_full
+            ids = sorted(self._wanted(self._waiters if full else self._pending))
+            self._pending.clear()
+            self._wake.clear()
+            try:
+                if ids:
+                    found = await self._status(ids)
+                    for job in found:
+                        self._dispatch(job)
+                    self._gone(set(ids) - {job.id for job in found})
+                failures = 0
+            except Exception as exc:
+                if not is_transient(exc):
+                    await self._isolate(ids, exc)
+                else:
+                    failures += 1
+                    self._pending.update(ids)
+                    log.info("jobnode: status of %d jobs failed (%s); retrying", len(ids), exc)
+                    await asyncio.sleep(_backoff(failures, self.poll_interval))
+                    continue
+            if full:
+                next_full = loop.time() + self.poll_interval
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(next_full):
+                    await self._wake.wait()
+                    await asyncio.sleep(self.settle)
+
+    async def _status(self, ids: list[str]) -> list[Job]:
+        found: list[Job] = await self.client.jobs.bulk_status(ids)
+        return found
+
+    def _gone(self, ids: Iterable[str]) -> None:
+        """Fail the waits of jobs that no longer exist (a bulk status answer left them out)."""
+        for job_id in ids:
+            self._fail(job_id, JobGone(f"job {job_id} does not exist (any more)", status_code=404))
+
+    async def _isolate(self, ids: list[str], exc: BaseException) -> None:
+        """A request about many jobs failed for good: find which jobs it is about, so that the others go on."""
+        if len(ids) <= 1:
+            for job_id in ids:
+                self._fail(job_id, exc)
+            return
+        results = await asyncio.gather(*(self.client.jobs.get(j) for j in ids), return_exceptions=True)
+        for job_id, result in zip(ids, results, strict=True):
+            if isinstance(result, Job):
+                self._dispatch(result)
+            elif isinstance(result, BaseException) and not is_transient(result):
+                self._fail(job_id, result)
+
+    async def _run_streams(self) -> None:
+        """Open a stream for each group of new jobs; merge streams when there are too many."""
+        while self._waiters:
+            await self._wake.wait()
+            await asyncio.sleep(self.settle)
+            self._wake.clear()
+            fresh = self._wanted(self._pending)
+            self._pending.clear()
+            if not fresh:
+                continue
+            live = [task for task in self._streams if not task.done()]
+            for task in [t for t in self._streams if t.done()]:
+                del self._streams[task]
+            fewest = -(-len(self._wanted(self._waiters)) // WATCH_CHUNK)
+            if len(live) + 1 > fewest + self.max_extra_streams:
+                fresh |= self._wanted(j for task in live for j in self._streams[task])
+                for task in live:
+                    task.cancel()
+                    del self._streams[task]
+            for ids in _chunks(fresh, WATCH_CHUNK):
+                task = asyncio.get_running_loop().create_task(self._stream(ids), name="jobnode-watch")
+                self._streams[task] = ids
+
+    async def _stream(self, ids: frozenset[str]) -> None:
+        try:
+            async for job in self.client.jobs.watch(sorted(ids), poll_interval=self.poll_interval):
+                self._dispatch(job)
+                if not self._wanted(ids):
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._recover(ids, exc)
+
+    async def _recover(self, ids: frozenset[str], exc: BaseException) -> None:
+        """A watch stream failed for good: fail the jobs it was about, watch the others again (or poll them)."""
+        wanted = sorted(self._wanted(ids))
+        if not wanted:
+            return
+        try:
+            found = await self._status(wanted)
+        except Exception as status_exc:
+            if is_transient(status_exc):
+                self._requeue(wanted)
+            else:
+                for job_id in wanted:
+                    self._fail(job_id, exc)
+            return
+        for job in found:
+            self._dispatch(job)
+        gone = set(wanted) - {job.id for job in found}
+        self._gone(gone)
+        if not gone:
+            # every job exists, yet the stream failed: this platform's stream cannot be relied on, so poll
+            log.warning("jobnode: the watch stream failed (%s); polling bulk status instead", exc)
+            self.uses_watch = False
+            if self._loop_task is not None:
+                self._loop_task.cancel()
+            self._loop_task = asyncio.get_running_loop().create_task(self._run_polls(), name="jobnode-poller")
+            return
+        self._requeue(self._wanted(wanted))
+
+    def _requeue(self, ids: Iterable[str]) -> None:
+        self._pending.update(ids)
+        self._wake.set()
+
+
+def _backoff(failures: int, interval: float) -> float:
+    cap = min(60.0, max(interval, 1.0) * 2 ** min(failures - 1, 6))
+    return random.uniform(cap / 2, cap)
+
+
+# -- one poller per connection per process (and event loop) ------------------------------------------------------
+
+
+@dataclass
+class _Shared:
+    ready: asyncio.Task[JobPoller]
+    users: int = 0
+
+
+_SHARED: dict[tuple[Hashable, asyncio.AbstractEventLoop], _Shared] = {}
+
+
+@contextlib.asynccontextmanager
+async def shared_poller(
+    key: Hashable, connect: Callable[[], Coroutine[Any, Any, JobPoller]]
+) -> AsyncIterator[JobPoller]:
+    """The poller shared under `key` (a connection id) in this event loop, built by `connect` for its first user
+    and closed, with its client, when its last user leaves.
+
+    Example:
+        ```python
+        async with shared_poller("jobnode_default", connect) as poller:
+            async for job in poller.updates(job_id):
+                ...
+        ```
+    """
+    slot = (key, asyncio.get_running_loop())
+    shared = _SHARED.get(slot)
+    if shared is None:
+        shared = _SHARED[slot] = _Shared(asyncio.get_running_loop().create_task(connect()))
+    shared.users += 1
+    try:
+        # shielded: a user that is cancelled while the poller is being built does not cancel it for the others
+        yield await asyncio.shield(shared.ready)
+    finally:
+        shared.users -= 1
+        if shared.users == 0 and _SHARED.get(slot) is shared:
+            del _SHARED[slot]
+            await _close(shared)
+
+
+async def _close(shared: _Shared) -> None:
+    if not shared.ready.done() or shared.ready.cancelled() or shared.ready.exception() is not None:
+        shared.ready.cancel()
+        return
+    poller = shared.ready.result()
+    await poller.aclose()
+    await poller.client.aclose()

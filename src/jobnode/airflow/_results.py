@@ -1,0 +1,105 @@
+"""What jobnode tasks return, log and raise about a job: shared by the operators and the sensor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from jobnode.core.errors import (
+    AuthenticationError,
+    BadRequest,
+    JobFailed,
+    JobnodeError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from jobnode.core.models import Job, JobError, JobState
+from jobnode.progress import Throttle, describe
+
+if TYPE_CHECKING:
+    from jobnode.airflow.triggers import JobEventPayload
+    from jobnode.client import Client
+
+#: errors that a retry of the task cannot cure: the task fails without retrying
+NOT_RETRYABLE = (AuthenticationError, BadRequest, NotFound, PermissionDenied, ValidationFailed)
+
+
+def job_summary(job: Job) -> dict[str, Any]:
+    """The JSON a task returns (its `return_value` XCom): the job's id, state, URL, inputs and outputs.
+
+    `outputs` is what a downstream job's `artifacts=` input takes:
+    `JobnodeSubmitJobOperator(..., artifacts=upstream.output["outputs"])`.
+    """
+    return {
+        "job_id": job.id,
+        "state": job.state.value,
+        "url": job.url,
+        "message": describe(job),
+        "inputs": [a.id for a in job.inputs],
+        "outputs": [a.id for a in job.outputs],
+    }
+
+
+def error_lines(errors: Iterable[JobError]) -> list[str]:
+    """A job's errors as lines: `item: message`."""
+    return [f"{e.item}: {e.message}" if e.item else e.message for e in errors]
+
+
+def failure_message(message: str, errors: Iterable[str]) -> str:
+    lines = list(errors)
+    if not lines:
+        return message
+    return message + "\nlast errors:\n" + "\n".join(f"  - {line}" for line in lines)
+
+
+def raise_if_failed(client: Client, job: Job) -> Job:
+    """The job, unless it ended in another state than succeeded: then fail the task with its reason and last
+    errors (retries allowed)."""
+    if not job.is_terminal or job.state is JobState.SUCCEEDED:
+        return job
+    try:
+        errors = error_lines(client.jobs.errors(job.id, limit=5))
+    except JobnodeError:
+        errors = []
+    raise AirflowException(failure_message(str(JobFailed(job)), errors))
+
+
+def raise_for_event(payload: JobEventPayload) -> None:
+    """Raise what a trigger's `failed`, `timeout` or `error` event means for the task (retries allowed)."""
+    if payload["status"] == "success":
+        return
+    raise AirflowException(failure_message(payload["message"], payload["errors"]))
+
+
+def not_retryable(exc: Exception, what: str) -> None:
+    """Raise `AirflowFailException` (no retries) for a client error that a retry cannot cure; return otherwise,
+    for the caller to re-raise the error as it is.
+
+    Example:
+        ```python
+        except Exception as exc:
+            not_retryable(exc, "cannot create the job")
+            raise
+        ```
+    """
+    if isinstance(exc, NOT_RETRYABLE):
+        raise AirflowFailException(f"{what}: {exc}") from exc
+
+
+class _Logger(Protocol):
+    def info(self, event: Any, /, *args: Any) -> Any: ...
+
+
+class ProgressLog:
+    """Throttled progress lines of a job in the task log (every state change, and every `every` seconds)."""
+
+    def __init__(self, log: _Logger, every: float) -> None:
+        self._log = log
+        self._throttle = Throttle(every)
+
+    def __call__(self, job: Job) -> None:
+        if self._throttle.ready(job):
+            self._log.info("job %s: %s", job.id, describe(job))

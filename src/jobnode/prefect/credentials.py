@@ -1,0 +1,80 @@
+"""Credentials blocks: where a platform's jobs live and how to authenticate, as a Prefect block per platform."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from prefect.blocks.abstract import CredentialsBlock
+from pydantic import Field, HttpUrl, SecretStr
+
+from jobnode.client import AsyncClient, Client
+
+DOCS_URL = HttpUrl("https://github.com/jobnode/jobnode/blob/main/docs/prefect.md")
+LOGO_URL = HttpUrl("https://raw.githubusercontent.com/jobnode/jobnode/main/docs/prefect-logo.png")
+
+
+class JobnodeCredentials(CredentialsBlock):
+    """The URL and bearer token of a jobnode local job service (`jobnode serve`).
+
+    Empty fields fall back to the `JOBNODE_URL` and `JOBNODE_TOKEN` environment variables, so an unsaved
+    `JobnodeCredentials()` works wherever those are set. Each other platform has a block of its own that subclasses
+    this one: it sets `platform`, adds its fields and extends `client_options`.
+
+    Example:
+        ```python
+        from jobnode.prefect import JobnodeCredentials
+
+        JobnodeCredentials(url="http://127.0.0.1:8765", token="s3cret").save("local-service")
+        credentials = JobnodeCredentials.load("local-service")
+        with credentials.get_client() as client:
+            print(client.jobs.list(limit=5).data)
+        ```
+    """
+
+    _block_type_name = "Jobnode Credentials"
+    _logo_url = LOGO_URL
+    _documentation_url = DOCS_URL
+    _code_example = """
+        from jobnode.prefect import JobnodeCredentials
+
+        jobnode_credentials = JobnodeCredentials.load("BLOCK_NAME")
+        async with jobnode_credentials.get_async_client() as client:
+            job = await client.jobs.create(name="nightly", step="sentiment", items=["good", "bad"])
+        """
+
+    #: the `jobnode.platforms` backend this block's client talks to
+    platform: ClassVar[str] = "local"
+
+    url: str | None = Field(
+        default=None,
+        title="URL",
+        description="The service's URL, such as http://127.0.0.1:8765; when empty, the JOBNODE_URL variable.",
+        examples=["http://127.0.0.1:8765"],
+    )
+    token: SecretStr | None = Field(
+        default=None, description="The service's bearer token; when empty, the JOBNODE_TOKEN variable."
+    )
+    timeout: float = Field(default=30.0, gt=0, description="Seconds before one HTTP request times out.")
+
+    def client_options(self) -> dict[str, Any]:
+        """The options of this platform's backend (`jobnode.platforms.create_backend`); a subclass adds its own."""
+        return {
+            "url": self.url,
+            "token": self.token.get_secret_value() if self.token is not None else None,
+            "timeout": self.timeout,
+        }
+
+    def get_async_client(self) -> AsyncClient:
+        """A new `jobnode.AsyncClient` for this platform; close it (`async with`) when done."""
+        options = self.client_options()
+        return AsyncClient(options.pop("url"), options.pop("token"), platform=self.platform, **options)
+
+    def get_client(self) -> Client:
+        """A new synchronous `jobnode.Client` for this platform; close it (`with`) when done."""
+        options = self.client_options()
+        return Client(options.pop("url"), options.pop("token"), platform=self.platform, **options)
+
+
+def async_client(credentials: JobnodeCredentials | None) -> AsyncClient:
+    """A new client from the credentials or, when none are given, from `JOBNODE_URL` and `JOBNODE_TOKEN`."""
+    return (credentials or JobnodeCredentials()).get_async_client()

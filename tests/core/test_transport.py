@@ -1,0 +1,132 @@
+"""The shared transport: retries, backoff, Retry-After, idempotency and errors (HTTP faked, time faked)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from jobnode.core.errors import BadRequest, NotFound, RateLimited, ServerError, TransportError
+from jobnode.core.transport import BearerAuth, RetryPolicy, Transport, parse_error_body, retry_after_seconds
+
+
+class Script:
+    """Answers requests from a list of responses (or exceptions), recording each request."""
+
+    def __init__(self, *answers: httpx.Response | Exception) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def make(script: Script, **kwargs: object) -> tuple[Transport, list[float]]:
+    sleeps: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        sleeps.append(delay)
+
+    http = httpx.AsyncClient(base_url="http://svc", transport=httpx.MockTransport(script), auth=BearerAuth("tok-123"))
+    return Transport("http://svc", http=http, sleep=sleep, **kwargs), sleeps  # type: ignore[arg-type]
+
+
+async def test_retries_5xx_then_succeeds() -> None:
+    script = Script(httpx.Response(503), httpx.Response(502), httpx.Response(200, json={"ok": True}))
+    transport, sleeps = make(script)
+    response = await transport.request("GET", "/v1/jobs")
+    assert response.json() == {"ok": True}
+    assert len(script.requests) == 3
+    assert len(sleeps) == 2
+
+
+async def test_honours_retry_after_on_429() -> None:
+    script = Script(httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json={}))
+    transport, sleeps = make(script)
+    await transport.request("GET", "/x")
+    assert sleeps[0] >= 7
+
+
+async def test_gives_up_after_max_attempts_with_the_last_error() -> None:
+    script = Script(*[httpx.Response(500, json={"error": {"message": "boom", "code": "internal"}})] * 3)
+    transport, _ = make(script, retry=RetryPolicy(max_attempts=3))
+    with pytest.raises(ServerError, match="boom"):
+        await transport.request("GET", "/x")
+    assert len(script.requests) == 3
+
+
+async def test_post_without_idempotency_key_is_not_retried_on_5xx() -> None:
+    script = Script(httpx.Response(503), httpx.Response(201, json={}))
+    transport, _ = make(script)
+    with pytest.raises(ServerError):
+        await transport.request("POST", "/v1/jobs", json={})
+    assert len(script.requests) == 1
+
+
+async def test_post_with_idempotency_key_is_retried() -> None:
+    script = Script(httpx.Response(503), httpx.Response(201, json={"id": "j"}))
+    transport, _ = make(script)
+    response = await transport.request("POST", "/v1/jobs", json={}, headers={"Idempotency-Key": "k1"})
+    assert response.status_code == 201
+    assert [r.headers["Idempotency-Key"] for r in script.requests] == ["k1", "k1"]
+
+
+async def test_connect_error_is_retried_even_for_post() -> None:
+    script = Script(httpx.ConnectError("refused"), httpx.Response(201, json={}))
+    transport, _ = make(script)
+    await transport.request("POST", "/v1/jobs", json={})
+    assert len(script.requests) == 2
+
+
+async def test_read_error_on_post_is_not_retried() -> None:
+    script = Script(httpx.ReadError("reset"), httpx.Response(201, json={}))
+    transport, _ = make(script)
+    with pytest.raises(TransportError):
+        await transport.request("POST", "/v1/jobs", json={})
+
+
+async def test_unreachable_service_error_says_what_to_do_and_hides_the_token() -> None:
+    script = Script(*[httpx.ConnectError("refused")] * 2)
+    transport, _ = make(script, retry=RetryPolicy(max_attempts=2))
+    with pytest.raises(TransportError) as info:
+        await transport.request("GET", "/v1/jobs")
+    assert "check that it is running" in str(info.value)
+    assert "tok-123" not in str(info.value)
+    assert script.requests[0].headers["Authorization"] == "Bearer tok-123"
+    assert "tok-123" not in repr(BearerAuth("tok-123"))
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"), [(400, BadRequest), (404, NotFound), (429, RateLimited), (500, ServerError)]
+)
+async def test_status_maps_to_error_class(status: int, cls: type[Exception]) -> None:
+    script = Script(*[httpx.Response(status, json={"message": "nope"})] * 5)
+    transport, _ = make(script, retry=RetryPolicy(max_attempts=1))
+    with pytest.raises(cls, match="nope"):
+        await transport.request("GET", "/x")
+
+
+def test_error_body_shapes() -> None:
+    def parse(**kw: object) -> tuple[str, object, object]:
+        return parse_error_body(httpx.Response(400, **kw))  # type: ignore[arg-type]
+
+    assert parse(json={"error": {"message": "m", "code": "c", "details": {"field": "f"}}}) == ("m", "c", {"field": "f"})
+    assert parse(json={"message": "plain"})[0] == "plain"
+    assert parse(json={"detail": "fastapi"})[0] == "fastapi"
+    assert parse(text="just text")[0] == "just text"
+
+
+def test_retry_after_forms() -> None:
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "3"})) == 3
+    assert retry_after_seconds(httpx.Response(429)) is None
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "soon"})) is None
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    policy = RetryPolicy(backoff_base=1, backoff_max=8)
+    assert all(0.5 <= policy.backoff(1) <= 1 for _ in range(50))
+    assert all(4 <= policy.backoff(10) <= 8 for _ in range(50))

@@ -1,0 +1,64 @@
+"""The watch stream: many jobs on one connection, an event per change, the stream ends when all have ended."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+import jobnode
+from jobnode import JobState
+from jobnode.core.sse import iter_sse
+from jobnode.service.process import ServiceProcess
+
+
+async def test_one_stream_follows_many_jobs_to_the_end(aclient: jobnode.AsyncClient) -> None:
+    jobs = [
+        await aclient.jobs.create(step="sleep", params={"seconds": 0.2}, items=list(range(6)), batch_size=2)
+        for _ in range(5)
+    ]
+    ids = [j.id for j in jobs]
+    seen: dict[str, list[jobnode.Job]] = {i: [] for i in ids}
+    async for job in aclient.jobs.watch(ids):
+        seen[job.id].append(job)
+    for job_id, updates in seen.items():
+        assert updates[-1].state is JobState.SUCCEEDED, job_id
+        processed = [u.progress.items_processed for u in updates]
+        assert processed == sorted(processed)
+        assert len(updates) >= 2
+
+
+async def test_raw_stream_is_one_connection_with_job_events(service: ServiceProcess) -> None:
+    headers = {"Authorization": f"Bearer {service.token}"}
+    async with httpx.AsyncClient(base_url=service.url, headers=headers) as http:
+        created = await http.post("/v1/jobs", json={"step": "identity", "input": {"kind": "items", "items": [1]}})
+        job_id = created.json()["id"]
+        events = []
+        async with http.stream("GET", "/v1/watch", params={"ids": job_id}) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            async for event in iter_sse(response):
+                events.append(event)
+        assert all(e.event == "job" for e in events)
+        assert jobnode.Job.model_validate_json(events[-1].data).state is JobState.SUCCEEDED
+
+
+async def test_wait_times_out_without_cancelling(aclient: jobnode.AsyncClient) -> None:
+    job = await aclient.jobs.create(step="sleep", params={"seconds": 30}, items=[1])
+    try:
+        await aclient.jobs.wait(job.id, timeout=0.5)
+    except jobnode.WaitTimeout as exc:
+        assert exc.job_id == job.id
+    else:
+        raise AssertionError("wait should have timed out")
+    assert (await aclient.jobs.get(job.id)).state is JobState.RUNNING
+    await aclient.jobs.cancel(job.id)
+
+
+async def test_wait_survives_a_service_restart(fresh_service: ServiceProcess) -> None:
+    async with jobnode.AsyncClient(fresh_service.url, token=fresh_service.token) as client:
+        job = await client.jobs.create(step="sleep", params={"seconds": 0.3}, items=list(range(6)), batch_size=1)
+        waiter = asyncio.create_task(client.jobs.wait(job.id, timeout=60))
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(fresh_service.restart, kill=True)
+        done = await waiter
+        assert done.state is JobState.SUCCEEDED

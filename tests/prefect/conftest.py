@@ -1,0 +1,33 @@
+"""One Prefect test server for the whole session (`prefect_test_harness`) and credentials for the local service."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from jobnode.prefect import JobnodeCredentials
+from jobnode.service.process import ServiceProcess
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_harness() -> Iterator[None]:
+    """Flows run against a temporary Prefect server with a SQLite database, started once."""
+    # the temporary server would try to reach Prefect's telemetry endpoint on start
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def credentials(service: ServiceProcess) -> JobnodeCredentials:
+    return JobnodeCredentials(url=service.url, token=service.token)
+
+
+@pytest.fixture(autouse=True)
+def no_jobnode_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests pass their credentials explicitly; the ones about the environment set it themselves."""
+    monkeypatch.delenv("JOBNODE_URL", raising=False)
+    monkeypatch.delenv("JOBNODE_TOKEN", raising=False)
