@@ -50,8 +50,10 @@ class ProgressBar:
         self.width = width
         self.tty = out.isatty()
         self._throttle = Throttle(every=5.0)
+        self._last: Job | None = None
 
     def update(self, job: Job) -> None:
+        self._last = job
         if self.tty:
             fraction = job.progress.fraction or 0.0
             filled = int(fraction * self.width)
@@ -63,7 +65,9 @@ class ProgressBar:
             self.out.flush()
 
     def close(self, job: Job) -> None:
+        """End the bar's line; `job` is shown unless it was the last update already."""
         if self.tty:
-            self.update(job)
+            if job is not self._last:
+                self.update(job)
             self.out.write("\n")
             self.out.flush()

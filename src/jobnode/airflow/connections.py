@@ -119,8 +119,17 @@ COMMON_FIELDS: dict[str, Any] = {
 }
 
 
+def extra_field(conn: ConnectionLike, name: str) -> Any:
+    """An extra field, as the connection form stores it (`extra__<conn type>__<name>`) or written by hand."""
+    extra = conn.extra_dejson
+    value = extra.get(name)
+    if value in (None, ""):
+        value = extra.get(f"extra__{conn.conn_type}__{name}")
+    return value
+
+
 def _number(conn: ConnectionLike, name: str, default: float | None, minimum: float) -> float | None:
-    value = conn.extra_dejson.get(name)
+    value = extra_field(conn, name)
     if value in (None, ""):
         return default
     try:
@@ -136,7 +145,7 @@ def _number(conn: ConnectionLike, name: str, default: float | None, minimum: flo
 
 
 def _flag(conn: ConnectionLike, name: str, default: bool) -> bool:
-    value = conn.extra_dejson.get(name)
+    value = extra_field(conn, name)
     if value in (None, ""):
         return default
     if isinstance(value, bool):

@@ -6,7 +6,7 @@ import asyncio
 import builtins
 import os
 import random
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing
 from datetime import datetime
 from typing import Any, Literal
@@ -214,7 +214,7 @@ class AsyncJobs:
     async def events(self, job_id: str) -> builtins.list[JobEvent]:
         return await self._backend.get_events(job_id)
 
-    async def watch(self, job_ids: Sequence[str], *, poll_interval: float = 2.0) -> AsyncIterator[Job]:
+    async def watch(self, job_ids: Sequence[str], *, poll_interval: float = 2.0) -> AsyncGenerator[Job, None]:
         """Each change of the named jobs until all have ended: the platform's push channel where it has one,
         polling (bulk status where it can) otherwise. Transient errors are waited out, never raised."""
         last: dict[str, Job] = {}
@@ -223,7 +223,7 @@ class AsyncJobs:
             try:
                 if self._backend.capabilities.watch:
                     stream = self._backend.watch([j for j in job_ids if not _ended(last.get(j))])
-                    async with aclosing(stream):  # type: ignore[type-var]
+                    async with aclosing(stream):  # type: ignore[type-var]  # a Backend.watch is an async generator
                         async for job in stream:
                             failures = 0
                             if _changed(last.get(job.id), job):

@@ -51,6 +51,7 @@ class _Portal:
                 self.call(aclose())
 
     def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._loop.shutdown_asyncgens(), self._loop).result(timeout=5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._loop.close()

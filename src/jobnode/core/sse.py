@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import httpx
@@ -15,7 +15,7 @@ class ServerSentEvent:
     id: str | None = None
 
 
-async def iter_sse(response: httpx.Response) -> AsyncIterator[ServerSentEvent]:
+async def iter_sse(response: httpx.Response) -> AsyncGenerator[ServerSentEvent, None]:
     """Each event of the stream; comment lines (heartbeats) are skipped."""
     event, event_id = "message", None
     data: list[str] = []

@@ -430,6 +430,10 @@ class Engine:
                 break
         now = time.time()
         dispatch: list[tuple[ActiveJob, int, int, str, int]] = []
+        with self._lock:
+            idle = not self._active
+        if idle and not outcomes and not delivered:
+            return  # nothing to record or run: no write transaction
         with self.store.write() as conn:
             for outcome in outcomes:
                 self._record(conn, outcome, changed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import aclosing
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -166,9 +167,10 @@ class LocalBackend:
         """The named jobs now, then each change; ends when all of them have ended."""
         timeout = httpx.Timeout(30.0, read=None)
         async with self.transport.stream("GET", "/v1/watch", params={"ids": ",".join(job_ids)}, timeout=timeout) as r:
-            async for event in iter_sse(r):
-                if event.event == "job":
-                    yield Job.model_validate_json(event.data)
+            async with aclosing(iter_sse(r)) as events:
+                async for event in events:
+                    if event.event == "job":
+                        yield Job.model_validate_json(event.data)
 
     # -- artifacts ----------------------------------------------------------------------------------------------
 

@@ -418,7 +418,7 @@ class NexusBackend:
         after = mapping.to_ms(query.after_time) if query.after_time else None
         want = min(wire.LOG_PAGE_MAX, limit + len(seen))
         raw = await self._log_page(job_id, after=after, before=before, level=level, max_entries=want)
-        fresh = [e for e in raw if e.id not in seen]
+        fresh = list(raw)
         if len(raw) == want and not fresh:
             raise _tie_error(job_id, before)
         page = fresh[:limit]

@@ -1,0 +1,254 @@
+"""Flow runs end to end: the session's Prefect test server, the real local service."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prefect import flow, task
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import FlowRun
+from prefect.states import State
+from prefect.transactions import transaction
+
+import jobnode
+from jobnode.core.models import ItemsInput, Job, JobSpec, JobState
+from jobnode.prefect import (
+    JobnodeCredentials,
+    cancel_remote_jobs,
+    flow_run_tag,
+    run_batch_job,
+    submit_job,
+    submit_job_sync,
+    wait_for_job,
+    wait_for_job_sync,
+)
+
+
+def sleeping(seconds: float = 60.0) -> JobSpec:
+    return JobSpec(name="sleepy", step="sleep", params={"seconds": seconds}, input=ItemsInput(items=[1]))
+
+
+def identity(n: int = 5) -> JobSpec:
+    return JobSpec(name="ok", step="identity", input=ItemsInput(items=list(range(n))), batch_size=2)
+
+
+def flow_run_id(state: State[Any]) -> str:
+    assert state.state_details.flow_run_id is not None
+    return str(state.state_details.flow_run_id)
+
+
+def jobs_of(client: jobnode.Client, run_id: str) -> list[Job]:
+    return client.jobs.list(tag=flow_run_tag(run_id)).data
+
+
+async def artifacts_of(run_id: str) -> dict[str, Any]:
+    async with get_client() as prefect:
+        found = await prefect.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(run_id)]))
+        )
+    return {a.key: a.data for a in found if a.key}
+
+
+async def read_flow_run(run_id: str) -> FlowRun:
+    async with get_client() as prefect:
+        return await prefect.read_flow_run(UUID(run_id))
+
+
+class TestRunBatchJob:
+    async def test_success_shows_progress_logs_and_counts_then_cleans_up(
+        self, credentials: JobnodeCredentials, client: jobnode.Client
+    ) -> None:
+        state = await run_batch_job(identity(5), credentials=credentials, return_state=True)
+        assert state.is_completed()
+        job = await state.result()
+        assert job.state is JobState.SUCCEEDED
+        with pytest.raises(jobnode.NotFound):
+            client.jobs.get(job.id)
+        artifacts = await artifacts_of(flow_run_id(state))
+        suffix = job.id.replace("_", "-")
+        assert float(artifacts[f"jobnode-progress-{suffix}"]) == 100.0
+        assert "| info | 5 |" in artifacts[f"jobnode-logs-{suffix}"]
+        [row] = json.loads(artifacts[f"jobnode-items-{suffix}"])
+        assert (row["job"], row["items processed"], row["items failed"]) == (job.id, 5, 0)
+
+    async def test_cleanup_can_be_left_out(self, credentials: JobnodeCredentials, client: jobnode.Client) -> None:
+        job = await run_batch_job(identity(1), credentials=credentials, cleanup=False)
+        assert client.jobs.get(job.id).outputs
+
+    async def test_a_failing_job_fails_the_flow_with_its_reason_and_keeps_it(
+        self, credentials: JobnodeCredentials, client: jobnode.Client
+    ) -> None:
+        spec = JobSpec(name="fails", step="fail", input=ItemsInput(items=[1, 2, 3]), params={"fail_items": [2]})
+        state = await run_batch_job(spec, credentials=credentials, return_state=True)
+        assert state.is_failed()
+        with pytest.raises(jobnode.JobFailed, match="1 of 3 items failed"):
+            await state.result()
+        [job] = jobs_of(client, flow_run_id(state))
+        assert job.state is JobState.FAILED
+        logs = (await artifacts_of(flow_run_id(state)))[f"jobnode-logs-{job.id.replace('_', '-')}"]
+        assert "failed on purpose" in logs
+
+    async def test_a_timeout_cancels_the_remote_job(self, credentials: JobnodeCredentials, client: jobnode.Client) -> None:
+        state = await run_batch_job(sleeping(), credentials=credentials, timeout=1, return_state=True)
+        assert state.is_failed()
+        with pytest.raises(jobnode.WaitTimeout):
+            await state.result()
+        [job] = jobs_of(client, flow_run_id(state))
+        assert job.state is JobState.CANCELLED
+
+
+class TestReattach:
+    def test_a_retried_task_reattaches(self, credentials: JobnodeCredentials, client: jobnode.Client) -> None:
+        attempts: list[str] = []
+
+        @task(retries=1, retry_delay_seconds=0)
+        def submit_and_lose_the_reply() -> Job:
+            job = submit_job_sync.fn(sleeping(0), credentials=credentials)
+            attempts.append(job.id)
+            if len(attempts) == 1:
+                raise ConnectionError("the worker died after the job was created")
+            return job
+
+        @flow
+        def submitting() -> Job:
+            return submit_and_lose_the_reply()
+
+        state = submitting(return_state=True)
+        assert state.is_completed()
+        assert len(attempts) == 2
+        assert [j.id for j in jobs_of(client, flow_run_id(state))] == [attempts[0]] == [attempts[1]]
+
+    async def test_a_retried_flow_run_reattaches(self, credentials: JobnodeCredentials, client: jobnode.Client) -> None:
+        failures: list[int] = []
+
+        @task
+        def flaky() -> None:
+            if not failures:
+                failures.append(1)
+                raise RuntimeError("a later task failed once")
+
+        @flow(retries=1, retry_delay_seconds=0)
+        async def submit_then_flaky() -> Job:
+            job = await submit_job(sleeping(0), credentials=credentials)
+            flaky()
+            return job
+
+        state = await submit_then_flaky(return_state=True)
+        assert state.is_completed()
+        run_id = flow_run_id(state)
+        async with get_client() as prefect:
+            task_runs = await prefect.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run_id)])))
+        assert len([t for t in task_runs if t.name.startswith("Submit jobnode job")]) == 2
+        assert len(jobs_of(client, run_id)) == 1
+
+
+class TestPrefectTimeouts:
+    async def test_a_task_timeout_cancels_the_remote_job(
+        self, credentials: JobnodeCredentials, client: jobnode.Client
+    ) -> None:
+        @flow
+        async def impatient() -> None:
+            job = await submit_job(sleeping(), credentials=credentials)
+            await wait_for_job.with_options(timeout_seconds=1)(job.id, credentials=credentials)
+
+        state = await impatient(return_state=True)
+        assert state.is_failed()
+        [job] = jobs_of(client, flow_run_id(state))
+        assert job.state is JobState.CANCELLED
+
+    def test_a_sync_task_timeout_cancels_the_remote_job(
+        self, credentials: JobnodeCredentials, client: jobnode.Client
+    ) -> None:
+        @flow
+        def impatient() -> None:
+            job = submit_job_sync(sleeping(), credentials=credentials)
+            wait_for_job_sync.with_options(timeout_seconds=1)(job.id, credentials=credentials)
+
+        state = impatient(return_state=True)
+        assert state.is_failed()
+        [job] = jobs_of(client, flow_run_id(state))
+        assert job.state is JobState.CANCELLED
+
+
+@task
+def explode() -> None:
+    raise RuntimeError("a later task failed")
+
+
+class TestRollback:
+    def test_a_failed_transaction_cancels_and_deletes_the_job(
+        self, credentials: JobnodeCredentials, client: jobnode.Client
+    ) -> None:
+        submitted: list[Job] = []
+
+        @flow
+        def all_or_nothing() -> None:
+            with transaction():
+                submitted.append(submit_job_sync(sleeping(), credentials=credentials))
+                explode()
+
+        assert all_or_nothing(return_state=True).is_failed()
+        self.assert_undone(client, submitted[0])
+
+    async def test_an_async_flow_rolls_back_too(self, credentials: JobnodeCredentials, client: jobnode.Client) -> None:
+        submitted: list[Job] = []
+
+        @flow
+        async def all_or_nothing() -> None:
+            with transaction():
+                submitted.append(await submit_job(sleeping(), credentials=credentials))
+                explode()
+
+        assert (await all_or_nothing(return_state=True)).is_failed()
+        self.assert_undone(client, submitted[0])
+
+    def test_a_committed_transaction_keeps_the_job(self, credentials: JobnodeCredentials, client: jobnode.Client) -> None:
+        @flow
+        def all_good() -> Job:
+            with transaction():
+                return submit_job_sync(identity(1), credentials=credentials)
+
+        job = all_good()
+        assert client.jobs.get(job.id).id == job.id
+
+    @staticmethod
+    def assert_undone(client: jobnode.Client, job: Job) -> None:
+        with pytest.raises(jobnode.NotFound):
+            client.jobs.get(job.id)
+        assert {"cancelled", "deleted"} <= {e.type for e in client.jobs.events(job.id)}
+
+
+class TestCancellationHook:
+    """The hook as Prefect's runner calls it: in another process, with nothing but the flow run."""
+
+    @staticmethod
+    async def submit_and_leave(credentials: JobnodeCredentials | None) -> str:
+        @flow
+        async def leave_running(credentials: JobnodeCredentials | None = None) -> None:
+            await submit_job(sleeping(), credentials=credentials)
+
+        return flow_run_id(await leave_running(credentials, return_state=True))
+
+    async def test_cancels_the_flow_runs_running_jobs(
+        self, credentials: JobnodeCredentials, client: jobnode.Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("JOBNODE_URL", credentials.url or "")
+        monkeypatch.setenv("JOBNODE_TOKEN", credentials.token.get_secret_value() if credentials.token else "")
+        run_id = await self.submit_and_leave(None)
+        flow_run = await read_flow_run(run_id)
+        await cancel_remote_jobs()(flow=run_batch_job, flow_run=flow_run, state=flow_run.state)
+        assert [j.state for j in jobs_of(client, run_id)] == [JobState.CANCELLED]
+
+    async def test_finds_the_saved_credentials_block_of_the_flow_run(
+        self, credentials: JobnodeCredentials, client: jobnode.Client
+    ) -> None:
+        await credentials.save("hook-credentials", overwrite=True)
+        saved = await JobnodeCredentials.aload("hook-credentials")
+        run_id = await self.submit_and_leave(saved)
+        flow_run = await read_flow_run(run_id)
+        await cancel_remote_jobs()(flow=run_batch_job, flow_run=flow_run, state=flow_run.state)
+        assert [j.state for j in jobs_of(client, run_id)] == [JobState.CANCELLED]
