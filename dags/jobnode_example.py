@@ -60,7 +60,6 @@ with DAG(
         batch_size=4,
         workers=2,
         timeout=300,
-        retries=1,
     )
     logs = JobnodeFetchLogsOperator(
         task_id="score_logs",

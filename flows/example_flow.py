@@ -10,7 +10,8 @@ Both need `JOBNODE_URL` and `JOBNODE_TOKEN` (or pass a saved `JobnodeCredentials
 `flows/prefect.yaml` declares the same deployment for `prefect deploy`.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Prefect builds a flow's parameter model from its annotations,
+# and a deployment's flow run loads this file where string annotations cannot be resolved.
 
 import argparse
 from collections import Counter

@@ -214,7 +214,9 @@ def _jobs_command(args: argparse.Namespace) -> int:
                 verb = "would delete" if plan.dry_run else "deleted"
                 for step in plan.steps:
                     print(f"{verb} {step.action.replace('delete_', '')} {step.id}")
-            return 0
+                for blocker in plan.blockers:  # a refused dry run (a refused deletion raises Conflict)
+                    print(f"would not delete: {blocker.reason}")
+            return 0 if plan.allowed else 1
     raise AssertionError(args.verb)
 
 

@@ -8,8 +8,14 @@ from jobnode.core.lineage import JobNode, LineageGraph, plan_artifact_deletion, 
 from jobnode.core.models import DeletePlan
 
 
-def node(id: str, *, terminal: bool = True, inputs: tuple[str, ...] = (), outputs: tuple[str, ...] = (),
-         parent: str | None = None) -> JobNode:
+def node(
+    id: str,
+    *,
+    terminal: bool = True,
+    inputs: tuple[str, ...] = (),
+    outputs: tuple[str, ...] = (),
+    parent: str | None = None,
+) -> JobNode:
     return JobNode(id, terminal, frozenset(inputs), frozenset(outputs), parent)
 
 
@@ -53,21 +59,30 @@ class TestPlanDeletion:
     def test_consumers_go_before_producers(self) -> None:
         plan = plan_deletion(CHAIN, ["a", "b"], delete_outputs=True)
         assert steps(plan) == [
-            ("delete_artifact", "b/out"), ("delete_job", "b"), ("delete_artifact", "a/out"), ("delete_job", "a"),
+            ("delete_artifact", "b/out"),
+            ("delete_job", "b"),
+            ("delete_artifact", "a/out"),
+            ("delete_job", "a"),
         ]
         assert plan.job_id is None and plan.targets == ["a", "b"]
 
     def test_rule_4_sub_jobs_go_with_their_data_or_block(self) -> None:
         graph = LineageGraph.of(
-            node("p", outputs=("p/out",)), node("c1", parent="p", outputs=("c1/out",)), node("g", parent="c1"),
+            node("p", outputs=("p/out",)),
+            node("c1", parent="p", outputs=("c1/out",)),
+            node("g", parent="c1"),
             node("c2", parent="p"),
         )
         refused = plan_deletion(graph, ["p"], delete_outputs=True)
         assert kinds(refused) == [("subjob", "p", "c1"), ("subjob", "p", "c2")]
         plan = plan_deletion(graph, ["p"], delete_outputs=True, delete_subjobs=True)
         assert steps(plan) == [
-            ("delete_job", "c2"), ("delete_job", "g"), ("delete_artifact", "c1/out"), ("delete_job", "c1"),
-            ("delete_artifact", "p/out"), ("delete_job", "p"),
+            ("delete_job", "c2"),
+            ("delete_job", "g"),
+            ("delete_artifact", "c1/out"),
+            ("delete_job", "c1"),
+            ("delete_artifact", "p/out"),
+            ("delete_job", "p"),
         ]
 
     def test_a_sub_job_read_by_a_surviving_job_blocks_its_parent(self) -> None:
@@ -112,8 +127,11 @@ class TestPlanCleanup:
         plan = plan_cleanup(graph, ["extract", "transform", "report", "running", "ghost"])
         assert plan.allowed
         assert kinds(plan) == [
-            ("kept", "extract", "transform"), ("kept", "transform", "report"), ("kept", "report", "reader"),
-            ("job_state", "running", None), ("not_found", "ghost", None),
+            ("kept", "extract", "transform"),
+            ("kept", "transform", "report"),
+            ("kept", "report", "reader"),
+            ("job_state", "running", None),
+            ("not_found", "ghost", None),
         ]
         assert plan.steps == []
 

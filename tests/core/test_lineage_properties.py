@@ -131,8 +131,12 @@ def test_plan_cleanup_deletes_the_largest_safe_subset(
 
 @st.composite
 def operations(draw: st.DrawFn) -> list[tuple[str, int, bool, bool]]:
-    ops = st.tuples(st.sampled_from(["delete", "delete_artifact", "finish", "cleanup"]), st.integers(0, 20),
-                    st.booleans(), st.booleans())
+    ops = st.tuples(
+        st.sampled_from(["delete", "delete_artifact", "finish", "cleanup"]),
+        st.integers(0, 20),
+        st.booleans(),
+        st.booleans(),
+    )
     return draw(st.lists(ops, max_size=12))
 
 
@@ -148,13 +152,15 @@ def test_no_delete_sequence_removes_what_a_surviving_job_reads(
         job_id = sorted(graph.jobs)[pick % len(graph.jobs)]
         node = graph.jobs[job_id]
         if op == "finish":  # jobs end between deletions
-            graph = LineageGraph(jobs={**graph.jobs, job_id: JobNode(job_id, True, node.inputs, node.outputs,
-                                                                     node.parent_id)}, protected=graph.protected)
+            graph = LineageGraph(
+                jobs={**graph.jobs, job_id: JobNode(job_id, True, node.inputs, node.outputs, node.parent_id)},
+                protected=graph.protected,
+            )
             continue
         if op == "delete":
             plan = plan_deletion(graph, [job_id], delete_outputs=flag_a, delete_subjobs=flag_b)
         elif op == "cleanup":
-            plan = plan_cleanup(graph, sorted(graph.jobs)[pick % len(graph.jobs):], delete_outputs=flag_a)
+            plan = plan_cleanup(graph, sorted(graph.jobs)[pick % len(graph.jobs) :], delete_outputs=flag_a)
         else:
             existing = sorted(a for j in graph.jobs.values() for a in j.outputs)
             if not existing:
@@ -165,8 +171,11 @@ def test_no_delete_sequence_removes_what_a_surviving_job_reads(
         jobs, artifacts = deleted(plan)
         assert all(graph.jobs[j].terminal for j in jobs), "rule 1"
         graph = LineageGraph(
-            jobs={j.id: JobNode(j.id, j.terminal, j.inputs, j.outputs - artifacts, j.parent_id)
-                  for j in graph.jobs.values() if j.id not in jobs},
+            jobs={
+                j.id: JobNode(j.id, j.terminal, j.inputs, j.outputs - artifacts, j.parent_id)
+                for j in graph.jobs.values()
+                if j.id not in jobs
+            },
             protected=graph.protected,
         )
         existing = {a for j in graph.jobs.values() for a in j.outputs}

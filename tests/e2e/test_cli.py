@@ -44,8 +44,10 @@ def test_submit_wait_get_logs_list_delete(cli) -> None:  # type: ignore[no-untyp
     ]
     table = cli("jobs", "list", "--tag", "cli").stdout
     assert table.splitlines()[0].split()[:3] == ["ID", "NAME", "STATE"] and job_id in table
-    assert "would delete" in cli("jobs", "delete", job_id, "--dry-run").stdout
-    assert f"deleted job {job_id}" in cli("jobs", "delete", job_id).stdout
+    refused = cli("jobs", "delete", job_id, "--dry-run", ok=False)
+    assert refused.returncode == 1 and "delete_outputs=true" in refused.stdout  # a succeeded job has an output
+    assert "would delete" in cli("jobs", "delete", job_id, "--dry-run", "--delete-outputs").stdout
+    assert f"deleted job {job_id}" in cli("jobs", "delete", job_id, "--delete-outputs").stdout
 
 
 def test_submit_with_wait_reports_failure_exit_code(cli) -> None:  # type: ignore[no-untyped-def]

@@ -51,12 +51,15 @@ def _run(client: jobnode.Client, **fields: object) -> jobnode.Job:
     ids=["all-files", "all-by-prefix", "specific-files", "only-jpg", "jpg-but-one", "all-but-gif"],
 )
 def test_cortex_filtering_examples_select_the_same_files(
-    client: jobnode.Client, images: Path, paths: list[str], includes: list[str], excludes: list[str],
+    client: jobnode.Client,
+    images: Path,
+    paths: list[str],
+    includes: list[str],
+    excludes: list[str],
     expected: list[str],
 ) -> None:
     root = images.parent
-    plan = client.jobs.plan(step="identity", files=[f"{root}/{p}" for p in paths], includes=includes,
-                            excludes=excludes)
+    plan = client.jobs.plan(step="identity", files=[f"{root}/{p}" for p in paths], includes=includes, excludes=excludes)
     assert plan["items"] == [f"{images}/{name}" for name in expected]
     assert plan["files"] == plan["items"] and plan["files_total"] == len(expected)
 
@@ -65,16 +68,17 @@ def test_each_file_is_one_item_of_a_job(client: jobnode.Client, images: Path) ->
     done = _run(client, files=[f"file://{images}/"], includes=["**.jpg"], batch_size=1)
     assert done.state is JobState.SUCCEEDED
     assert done.progress.items_total == 2 and done.progress.batches_total == 2
-    assert list(client.artifacts.read(done.outputs[0].id)) == [f"file://{images}/img_2.jpg",
-                                                                 f"file://{images}/img_3.jpg"]
+    assert list(client.artifacts.read(done.outputs[0].id)) == [
+        f"file://{images}/img_2.jpg",
+        f"file://{images}/img_3.jpg",
+    ]
     assert sorted(e.item for e in client.jobs.iter_logs(done.id, kind="ItemProcessed")) == [
-        f"file://{images}/img_2.jpg", f"file://{images}/img_3.jpg"
+        f"file://{images}/img_2.jpg",
+        f"file://{images}/img_3.jpg",
     ]
 
 
-def test_delimited_files_each_line_an_item_and_bad_lines_fail_alone(
-    client: jobnode.Client, inputs_dir: Path
-) -> None:
+def test_delimited_files_each_line_an_item_and_bad_lines_fail_alone(client: jobnode.Client, inputs_dir: Path) -> None:
     (inputs_dir / "part-1.jsonl").write_text('{"id": "r1", "n": 1}\n{"id": "r2", "n": 2}\nnot json\n')
     (inputs_dir / "part-2.jsonl").write_text('\n{"id": "r3", "n": 3}\n{"id": "r4", "n": \n')
     done = _run(client, delimited=[f"{inputs_dir}/part-"], batch_size=2, max_item_failures=2)
@@ -106,9 +110,7 @@ def test_artifacts_of_earlier_jobs_by_id_and_by_name_record_lineage(client: jobn
     assert plan["input_artifacts"] == [first.outputs[0].id] and plan["items"] == [{"id": "a"}, {"id": "b"}]
 
 
-def test_unknown_artifacts_and_missing_files_are_422_naming_the_field(
-    client: jobnode.Client, inputs_dir: Path
-) -> None:
+def test_unknown_artifacts_and_missing_files_are_422_naming_the_field(client: jobnode.Client, inputs_dir: Path) -> None:
     with pytest.raises(jobnode.ValidationFailed) as info:
         client.jobs.create(step="identity", artifacts=["art_missing"])
     assert "input.artifacts[0]" in info.value.message and "JOB_ID/OUTPUT_NAME" in info.value.message
@@ -133,8 +135,15 @@ def test_dry_run_resolves_items_and_batches_and_creates_nothing(client: jobnode.
 
 @pytest.mark.parametrize(
     "path",
-    ["/etc/passwd", "file:///etc/", "{data}/../../../../etc/passwd", "{outside}/secret.txt", "{data}/link-out",
-     "{data}/dir-out/secret.txt", "simplecache::file:///etc/passwd"],
+    [
+        "/etc/passwd",
+        "file:///etc/",
+        "{data}/../../../../etc/passwd",
+        "{outside}/secret.txt",
+        "{data}/link-out",
+        "{data}/dir-out/secret.txt",
+        "simplecache::file:///etc/passwd",
+    ],
 )
 def test_path_escapes_are_refused(
     client: jobnode.Client, service: ServiceProcess, inputs_dir: Path, tmp_path: Path, path: str
@@ -166,3 +175,18 @@ def test_bad_input_over_raw_http_is_a_422_never_a_500(service: ServiceProcess) -
         response = httpx.post(f"{service.url}/v1/jobs?dry_run=true", json=body, headers=headers)
         assert response.status_code == 422, (body, response.text)
         assert response.json()["error"]["message"]
+
+
+def test_allow_root_replaces_the_default_roots(tmp_path: Path) -> None:
+    allowed = tmp_path / "shared-data"
+    allowed.mkdir()
+    (allowed / "a.jsonl").write_text('{"n": 1}\n')
+    data_dir = tmp_path / "service"
+    with (
+        ServiceProcess(data_dir, extra_args=["--allow-root", str(allowed)]) as service,
+        jobnode.Client(service.url) as client,
+    ):
+        assert client.jobs.plan(step="identity", delimited=[str(allowed)])["items"] == [{"n": 1}]
+        (data_dir / "b.jsonl").write_text('{"n": 2}\n')
+        with pytest.raises(jobnode.ValidationFailed, match="--allow-root"):
+            client.jobs.plan(step="identity", delimited=[str(data_dir / "b.jsonl")])

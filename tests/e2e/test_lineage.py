@@ -43,7 +43,7 @@ def test_a_consumed_output_keeps_its_producer_until_the_consumer_is_deleted(clie
             client.jobs.get(job_id)
         assert gone.value.code == "deleted"
         events = client.jobs.events(job_id)
-        assert [e.type for e in events][0] == "created" and events[-1].type == "deleted"
+        assert events[0].type == "created" and events[-1].type == "deleted"
     with pytest.raises(jobnode.NotFound):
         client.artifacts.get(out)
 
@@ -110,7 +110,7 @@ def test_deleting_an_artifact_is_refused_while_a_job_reads_it(client: jobnode.Cl
 def test_a_new_job_cannot_read_a_deleted_artifact(client: jobnode.Client) -> None:
     a = _done(client, items=[1])
     client.jobs.delete(a.id, delete_outputs=True)
-    with pytest.raises(jobnode.ValidationFailed, match="input.artifacts"):
+    with pytest.raises(jobnode.ValidationFailed, match=r"input\.artifacts"):
         client.jobs.create(step="identity", artifacts=[a.outputs[0].id])
 
 
@@ -122,9 +122,11 @@ class TestCleanup:
         outsider = _done(client, name="outsider", artifacts=[report_job.outputs[0].id])
 
         dry = client.jobs.cleanup([extract.id, transform.id, report_job.id], dry_run=True)
-        assert dry.plan.dry_run and dry.deleted_jobs == [] and dry.plan.steps == []
+        assert dry.plan.dry_run and dry.deleted_jobs == [] and dry.plan.steps == []  # everything is kept
         assert [(b.id, b.by) for b in dry.kept] == [
-            (extract.id, transform.id), (transform.id, report_job.id), (report_job.id, outsider.id)
+            (extract.id, transform.id),
+            (transform.id, report_job.id),
+            (report_job.id, outsider.id),
         ]
         assert client.jobs.get(extract.id)  # a dry run deletes nothing
 
@@ -135,10 +137,16 @@ class TestCleanup:
         assert report.deleted_jobs == [outsider.id, report_job.id]
         assert report.deleted_artifacts == [outsider.outputs[0].id, report_job.outputs[0].id]
         assert [(b.kind, b.id, b.by) for b in report.kept] == [
-            ("kept", extract.id, transform.id), ("kept", transform.id, protected), ("not_found", "job_unknown", None)
+            ("kept", extract.id, transform.id),
+            ("kept", transform.id, protected),
+            ("not_found", "job_unknown", None),
         ]
         assert client.jobs.get(transform.id).outputs[0].id == protected
 
+        would = client.jobs.cleanup([extract.id, transform.id], dry_run=True)
+        assert would.deleted_jobs == [transform.id, extract.id] and would.plan.dry_run
+        assert would.deleted_artifacts == [protected, extract.outputs[0].id]
+        assert client.jobs.get(extract.id).outputs  # nothing was deleted
         rest = client.jobs.cleanup([extract.id, transform.id])
         assert rest.deleted_jobs == [transform.id, extract.id] and rest.kept == []
 

@@ -17,6 +17,7 @@ import pytest
 import jobnode
 from jobnode import JobState
 from jobnode.service.delivery import verify_signature
+from jobnode.service.process import ServiceProcess
 
 SECRET = "webhook-secret-value"
 
@@ -80,13 +81,16 @@ def receiver() -> Iterator[Receiver]:
     thread.join()
 
 
-def test_signed_batches_are_delivered_after_retries_and_counted(
-    client: jobnode.Client, receiver: Receiver
-) -> None:
+def test_signed_batches_are_delivered_after_retries_and_counted(client: jobnode.Client, receiver: Receiver) -> None:
     receiver.decide = lambda delivery, attempt: 503 if attempt == 1 else 200  # every batch fails once first
     items = [{"id": f"i{n}", "n": n} for n in range(6)]
     job = client.jobs.create(
-        name="hooked", step="fail", params={"fail_items": ["i4"]}, items=items, batch_size=2, max_item_failures=1,
+        name="hooked",
+        step="fail",
+        params={"fail_items": ["i4"]},
+        items=items,
+        batch_size=2,
+        max_item_failures=1,
         webhook={"url": receiver.url, "secret": SECRET, "max_attempts": 3},
     )
     done = client.jobs.wait(job.id, timeout=60)
@@ -126,7 +130,9 @@ def test_a_job_ends_only_when_delivery_has_ended_and_fails_with_the_counts(
 
     receiver.decide = decide
     job = client.jobs.create(
-        step="identity", items=[{"id": f"i{n}"} for n in range(6)], batch_size=2,
+        step="identity",
+        items=[{"id": f"i{n}"} for n in range(6)],
+        batch_size=2,
         webhook={"url": receiver.url, "secret": SECRET, "max_attempts": 3},
     )
     done = client.jobs.wait(job.id, timeout=60)
@@ -135,7 +141,9 @@ def test_a_job_ends_only_when_delivery_has_ended_and_fails_with_the_counts(
     assert receiver.attempts(f"dlv_{job.id}_2") == [1]  # a 4xx is not retried
     assert done.state is JobState.FAILED
     assert (done.progress.items_processed, done.progress.items_delivered, done.progress.items_failed_delivery) == (
-        6, 2, 4,
+        6,
+        2,
+        4,
     )
     assert done.reason == "4 of 6 items could not be delivered to the webhook"
     errors = client.jobs.errors(job.id)
@@ -143,12 +151,18 @@ def test_a_job_ends_only_when_delivery_has_ended_and_fails_with_the_counts(
     assert any("after 3 attempt(s): HTTP 500" in e.message for e in errors)
     assert any("after 1 attempt(s): HTTP 400" in e.message for e in errors)
     failed = list(client.jobs.iter_logs(job.id, kind="ItemDeliveryFailed"))
-    assert sorted(e.item for e in failed) == ["i2", "i3", "i4", "i5"] and {e.status for e in failed} == {"FailedDeliver"}
+    assert sorted(e.item for e in failed) == ["i2", "i3", "i4", "i5"]
+    assert {e.status for e in failed} == {"FailedDeliver"}
     assert list(client.artifacts.read(done.outputs[0].id)) == [{"id": f"i{n}"} for n in range(6)]
 
     # neither the secret nor the URL's query string shows anywhere
-    shown = json.dumps([done.model_dump(mode="json"), [e.model_dump(mode="json") for e in errors],
-                        [e.model_dump(mode="json") for e in client.jobs.iter_logs(job.id)]])
+    shown = json.dumps(
+        [
+            done.model_dump(mode="json"),
+            [e.model_dump(mode="json") for e in errors],
+            [e.model_dump(mode="json") for e in client.jobs.iter_logs(job.id)],
+        ]
+    )
     assert SECRET not in shown and "query-secret" not in shown
 
 
@@ -159,7 +173,8 @@ def test_without_a_secret_nothing_is_signed(client: jobnode.Client, receiver: Re
     assert done.state is JobState.SUCCEEDED and done.progress.items_delivered == 2
     assert [r.signature_ok for r in receiver.seen] == [None]
     assert receiver.seen[0].body["results"] == [
-        {"item": "a", "index": 0, "result": "a"}, {"item": "b", "index": 1, "result": "b"}
+        {"item": "a", "index": 0, "result": "a"},
+        {"item": "b", "index": 1, "result": "b"},
     ]
 
 
@@ -169,3 +184,25 @@ def test_a_wrong_secret_is_caught_by_the_receiver(client: jobnode.Client, receiv
     done = client.jobs.wait(job.id, timeout=60)
     assert [r.signature_ok for r in receiver.seen] == [False]
     assert done.state is JobState.FAILED and done.progress.items_failed_delivery == 1
+
+
+def test_deliveries_under_way_resume_after_a_crash(fresh_service: ServiceProcess, receiver: Receiver) -> None:
+    receiver.decide = lambda delivery, attempt: 503  # nothing gets through before the crash
+    with jobnode.Client(fresh_service.url, token=fresh_service.token) as client:
+        job = client.jobs.create(
+            step="identity",
+            items=["a", "b", "c"],
+            batch_size=1,
+            webhook={"url": receiver.url, "secret": SECRET, "max_attempts": 20},
+        )
+        for seen in client.jobs.watch([job.id]):
+            if seen.progress.items_processed == 3:
+                break
+        assert client.jobs.get(job.id).state is JobState.RUNNING  # processed, but not delivered
+    fresh_service.restart(kill=True)
+    receiver.decide = lambda delivery, attempt: 200
+    with jobnode.Client(fresh_service.url, token=fresh_service.token) as client:
+        done = client.jobs.wait(job.id, timeout=60)
+    assert done.state is JobState.SUCCEEDED and done.progress.items_delivered == 3
+    delivered = sorted(r.delivery for r in receiver.seen if r.answered == 200)
+    assert delivered == [f"dlv_{job.id}_{b}" for b in range(3)]

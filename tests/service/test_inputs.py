@@ -12,7 +12,7 @@ import fsspec
 import pytest
 
 from jobnode.core.models import DelimitedInput, FilesInput, ItemsInput
-from jobnode.service.inputs import InputError, InputResolver, compile_glob, select
+from jobnode.service.inputs import InputError, InputResolver, compile_glob, parse_lines, select
 from jobnode.service.store import Store
 
 CORTEX_TREE = [
@@ -87,8 +87,9 @@ def resolver(tmp_path: Path, tree: Path) -> Iterator[InputResolver]:
     store.close()
 
 
-def files(resolver: InputResolver, *paths: str, includes: list[str] | None = None,
-          excludes: list[str] | None = None) -> list[str]:
+def files(
+    resolver: InputResolver, *paths: str, includes: list[str] | None = None, excludes: list[str] | None = None
+) -> list[str]:
     spec = FilesInput(paths=list(paths), includes=includes or [], excludes=excludes or [])
     return list(resolver.resolve(spec).items)
 
@@ -100,14 +101,18 @@ class TestLocalFiles:
     def test_a_directory_selects_everything_under_it(self, resolver: InputResolver, tree: Path) -> None:
         images = tree / "images"
         assert files(resolver, f"{images}/") == [
-            f"{images}/deep/img_5.jpg", f"{images}/img_1.png", f"{images}/img_2.jpg", f"{images}/img_3.jpg",
+            f"{images}/deep/img_5.jpg",
+            f"{images}/img_1.png",
+            f"{images}/img_2.jpg",
+            f"{images}/img_3.jpg",
             f"{images}/img_4.gif",
         ]
         assert files(resolver, str(images)) == files(resolver, f"{images}/")
 
     def test_a_prefix_selects_what_starts_with_it(self, resolver: InputResolver, tree: Path) -> None:
-        assert files(resolver, f"{tree}/images/img") == [f"{tree}/images/img_{n}" for n in
-                                                         ("1.png", "2.jpg", "3.jpg", "4.gif")]
+        assert files(resolver, f"{tree}/images/img") == [
+            f"{tree}/images/img_{n}" for n in ("1.png", "2.jpg", "3.jpg", "4.gif")
+        ]
         assert files(resolver, f"{tree}/image", includes=["**other*"]) == [f"{tree}/images2/other.jpg"]
 
     def test_files_and_duplicates(self, resolver: InputResolver, tree: Path) -> None:
@@ -115,9 +120,7 @@ class TestLocalFiles:
         assert files(resolver, two, one, two) == [two, one]
 
     def test_file_urls_keep_their_scheme(self, resolver: InputResolver, tree: Path) -> None:
-        assert files(resolver, f"file://{tree}/images/", includes=["**.gif"]) == [
-            f"file://{tree}/images/img_4.gif"
-        ]
+        assert files(resolver, f"file://{tree}/images/", includes=["**.gif"]) == [f"file://{tree}/images/img_4.gif"]
 
     def test_relative_paths_are_relative_to_the_service_directory(
         self, resolver: InputResolver, tree: Path, monkeypatch: pytest.MonkeyPatch
@@ -145,6 +148,11 @@ class TestLocalFiles:
             files(resolver, f"{tree}/images/", includes=["**.tiff"])
         assert info.value.field == "input.includes"
         assert "dry_run" in info.value.message
+
+    def test_an_empty_path_is_refused(self, resolver: InputResolver, tree: Path) -> None:
+        with pytest.raises(InputError, match="empty path") as info:
+            files(resolver, str(tree / "images"), " ")
+        assert info.value.field == "input.paths[1]"
 
     def test_bad_pattern_names_its_field(self, resolver: InputResolver, tree: Path) -> None:
         with pytest.raises(InputError) as info:
@@ -211,10 +219,14 @@ class TestFsspecProtocols:
     def test_directory_prefix_and_file(self, resolver: InputResolver, bucket: str) -> None:
         images = f"{bucket}/images"
         assert files(resolver, f"{images}/", includes=["**.jpg"]) == [
-            f"{images}/img_2.jpg", f"{images}/img_3.jpg", f"{images}/sub/img_5.jpg"
+            f"{images}/img_2.jpg",
+            f"{images}/img_3.jpg",
+            f"{images}/sub/img_5.jpg",
         ]
         assert files(resolver, f"{images}/img_", excludes=["**.gif"]) == [
-            f"{images}/img_1.png", f"{images}/img_2.jpg", f"{images}/img_3.jpg"
+            f"{images}/img_1.png",
+            f"{images}/img_2.jpg",
+            f"{images}/img_3.jpg",
         ]
         assert files(resolver, f"{bucket}/imag", includes=["**other*"]) == [f"{bucket}/imagesX/other.jpg"]
         assert files(resolver, f"{images}/img_4.gif") == [f"{images}/img_4.gif"]
@@ -234,9 +246,7 @@ class TestFsspecProtocols:
 
 
 class TestDelimited:
-    def test_each_line_is_an_item_and_bad_lines_are_rejected_alone(
-        self, resolver: InputResolver, tree: Path
-    ) -> None:
+    def test_each_line_is_an_item_and_bad_lines_are_rejected_alone(self, resolver: InputResolver, tree: Path) -> None:
         data = tree / "data"
         data.mkdir()
         (data / "a.jsonl").write_text('{"id": "a1"}\n{"id": "a2"}\n{broken\n\n"a string"\n')
@@ -247,3 +257,25 @@ class TestDelimited:
         assert [label for label, _ in resolved.rejected] == [f"{data}/a.jsonl:3", f"{data}/b.jsonl:4"]
         assert all("is not JSON" in reason for _, reason in resolved.rejected)
         assert resolved.files == [f"{data}/a.jsonl", f"{data}/b.jsonl"]
+
+    def test_line_edge_cases(self) -> None:
+        items: list[object] = []
+        rejected: list[tuple[str, str]] = []
+        data = (
+            '\ufeff{"a": 1}\r\n'  # a byte order mark and a CRLF ending
+            '  {"b": "x\u2028y"}  \n'  # surrounding spaces; U+2028 inside a string does not end the line
+            "1 2\n"  # two values on one line
+            '"unterminated\n'
+            "[1, 2]\n\n\n"
+        ).encode()
+        parse_lines("f.jsonl", data, items, rejected)
+        assert items == [{"a": 1}, {"b": "x\u2028y"}, [1, 2]]
+        assert [label for label, _ in rejected] == ["f.jsonl:3", "f.jsonl:4"]
+        assert "Extra data" in rejected[0][1]
+
+    def test_a_line_that_is_not_utf8_is_rejected_alone(self) -> None:
+        items: list[object] = []
+        rejected: list[tuple[str, str]] = []
+        parse_lines("f.jsonl", b'{"ok": 1}\n"\xff\xfe"\n{"ok": 2}\n', items, rejected)
+        assert items == [{"ok": 1}, {"ok": 2}]
+        assert rejected == [("f.jsonl:2", "line 2 is not UTF-8 text")]

@@ -43,9 +43,7 @@ def _seconds(value: float | timedelta | None, name: str) -> float | None:
 
 
 class _JobnodeTask(BaseOperator):
-    """What every jobnode operator has: a connection, a client per run and a link to the job."""
-
-    operator_extra_links = (JobnodeJobLink(),)
+    """What every jobnode operator has: a connection, and a client per step of the task."""
 
     def __init__(self, *, jobnode_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -67,8 +65,8 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
     """Creates a job from templated fields and, by default, waits until it has ended.
 
     The job's id and URL go to XCom (`job_id`, `job_url`) as soon as it exists; the task returns a summary (`job_id`,
-    `state`, `url`, `inputs`, `outputs`), so a downstream job can read this one's outputs with
-    `artifacts=submit.output["outputs"]`.
+    `state`, `url`, `message`, `inputs`, `outputs`) whose keys are XComs of their own too (`multiple_outputs`), so
+    a downstream job reads this one's outputs with `artifacts=submit.output["outputs"]`.
 
     Waiting is deferred to the triggerer (no worker slot is held) when `deferrable`, which defaults to
     `[operators] default_deferrable`; otherwise the worker polls every `check_interval` seconds. Either way, progress
@@ -137,6 +135,7 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
         "job_options",
     )
     template_fields_renderers = {"step_params": "json", "items": "json", "job_options": "json"}
+    operator_extra_links = (JobnodeJobLink(),)
     ui_color = "#e8f0ff"
 
     def __init__(
@@ -168,6 +167,7 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
         progress_every: float = 60.0,
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("multiple_outputs", True)
         super().__init__(jobnode_conn_id=jobnode_conn_id, **kwargs)
         self.step = step
         self.name = name
@@ -393,6 +393,7 @@ class JobnodeFetchLogsOperator(_JobnodeTask):
     """
 
     template_fields: Sequence[str] = ("job_id", "min_level", "kind", "after_time", "before_time", "output_path")
+    operator_extra_links = (JobnodeJobLink(),)
     ui_color = "#f3f0e8"
 
     def __init__(
@@ -639,6 +640,7 @@ class JobnodeCancelJobOperator(_JobnodeTask):
     """
 
     template_fields: Sequence[str] = ("job_id",)
+    operator_extra_links = (JobnodeJobLink(),)
 
     def __init__(self, *, job_id: str, jobnode_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(jobnode_conn_id=jobnode_conn_id, **kwargs)

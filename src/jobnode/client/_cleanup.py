@@ -24,9 +24,9 @@ class CleanupReport(Model):
     """What a cleanup planned, deleted and kept.
 
     Attributes:
-        plan: the first plan (in a dry run, the only output: nothing is deleted and the lists stay empty).
-        deleted_jobs: the jobs deleted, in order.
-        deleted_artifacts: the artifacts deleted, in order.
+        plan: the first plan (`plan.dry_run` is True in a dry run).
+        deleted_jobs: the jobs deleted, in order (in a dry run: the jobs that would be deleted).
+        deleted_artifacts: the artifacts deleted, in order (in a dry run: those that would be).
         kept: one blocker per target that was kept, saying why.
     """
 
@@ -87,6 +87,8 @@ async def cleanup(
     report = CleanupReport(plan=plan.model_copy(update={"dry_run": dry_run}))
     kept = {b.id: b for b in plan.blockers}
     if dry_run:
+        report.deleted_jobs = [s.id for s in plan.steps if s.action == "delete_job"]
+        report.deleted_artifacts = [s.id for s in plan.steps if s.action == "delete_artifact"]
         report.kept = list(kept.values())
         return report
     deleted: set[str] = set()
@@ -96,9 +98,7 @@ async def cleanup(
             break
         kept[refused.id] = refused
         # plan again without the refused job: it stays, and so does everything it holds
-        graph = LineageGraph(
-            jobs={k: v for k, v in graph.jobs.items() if k not in deleted}, protected=graph.protected
-        )
+        graph = LineageGraph(jobs={k: v for k, v in graph.jobs.items() if k not in deleted}, protected=graph.protected)
         remaining = [t for t in targets if t not in deleted and t not in kept]
         plan = plan_cleanup(graph, remaining, delete_outputs=delete_outputs)
         for blocker in plan.blockers:

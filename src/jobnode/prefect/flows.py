@@ -1,6 +1,7 @@
 """`run_batch_job`: one remote batch job as a Prefect flow (submit -> wait -> logs -> cleanup)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Prefect builds a flow's parameter model from its annotations,
+# and a deployment's flow run loads this file where string annotations cannot be resolved.
 
 from prefect import flow
 

@@ -39,8 +39,7 @@ def load_graph(conn: sqlite3.Connection, job_ids: Iterable[str] = (), artifact_i
     nodes = _nodes(conn, family, with_outputs=True)
     watched = [a for node in nodes.values() for a in node.outputs] + list(artifact_ids)
     consumers = {
-        r[0]
-        for r in conn.execute(f"SELECT job_id FROM consumers WHERE artifact_id IN ({_marks(watched)})", watched)
+        r[0] for r in conn.execute(f"SELECT job_id FROM consumers WHERE artifact_id IN ({_marks(watched)})", watched)
     }
     nodes.update(_nodes(conn, [c for c in consumers if c not in nodes], with_outputs=False))
     return LineageGraph(jobs=nodes)

@@ -418,7 +418,7 @@ class NexusBackend:
         after = mapping.to_ms(query.after_time) if query.after_time else None
         want = min(wire.LOG_PAGE_MAX, limit + len(seen))
         raw = await self._log_page(job_id, after=after, before=before, level=level, max_entries=want)
-        fresh = list(raw)
+        fresh = [e for e in raw if e.id not in seen]
         if len(raw) == want and not fresh:
             raise _tie_error(job_id, before)
         page = fresh[:limit]
@@ -448,7 +448,7 @@ class NexusBackend:
                 span = raw[0].create_time - raw[-1].create_time + 1
                 width = max(1, min((stop - start + 1) // 2, span // 2))
                 continue
-            fresh = [e for e in reversed(raw) if e.id not in seen]
+            fresh = list(reversed(raw))
             if len(fresh) > limit:
                 page = fresh[:limit]
                 at = page[-1].create_time

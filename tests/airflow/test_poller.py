@@ -1,0 +1,197 @@
+"""The shared poller: one loop for many waits, few requests, errors kept to the jobs they are about."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import jobnode
+from jobnode.airflow._poller import WATCH_CHUNK, JobGone, JobPoller, shared_poller
+from jobnode.core.errors import AuthenticationError, BadRequest, ServerError, TransportError
+from jobnode.core.models import Job, JobState
+from tests.airflow.fakes import FakeBackend
+
+FAST = {"poll_interval": 0.05, "settle": 0.01}
+
+
+async def _last(poller: JobPoller, job_id: str) -> Job:
+    last = None
+    async for job in poller.updates(job_id):
+        last = job
+    assert last is not None
+    return last
+
+
+async def _until(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def polling() -> FakeBackend:
+    return FakeBackend(watch=False)
+
+
+@pytest.fixture
+def watching() -> FakeBackend:
+    return FakeBackend(watch=True)
+
+
+class TestPolling:
+    async def test_many_waits_cost_one_request_per_round(self, polling: FakeBackend) -> None:
+        jobs = [polling.add() for _ in range(300)]
+        poller = JobPoller(jobnode.AsyncClient(backend=polling), watch=True, **FAST)
+        waits = [asyncio.create_task(_last(poller, j.id)) for j in jobs]
+        await _until(lambda: poller.watched == 300 and polling.calls["list_jobs"] >= 3)
+        rounds = polling.calls["list_jobs"]
+        for job in jobs:
+            polling.set(job.id, JobState.SUCCEEDED)
+        done = await asyncio.gather(*waits)
+        assert {j.state for j in done} == {JobState.SUCCEEDED}
+        assert polling.calls["get_job"] == 0
+        assert polling.calls["watch"] == 0  # the platform has no push channel
+        assert polling.calls["list_jobs"] >= rounds  # every round was one request for all 300 jobs
+        await poller.aclose()
+
+    async def test_bulk_requests_are_chunked_by_the_client(self, polling: FakeBackend) -> None:
+        jobs = [polling.add(JobState.SUCCEEDED) for _ in range(2500)]
+        poller = JobPoller(jobnode.AsyncClient(backend=polling), **FAST)
+        done = await asyncio.gather(*(_last(poller, j.id) for j in jobs))
+        assert len(done) == 2500
+        assert polling.calls["list_jobs"] == 3
+        await poller.aclose()
+
+    async def test_transient_errors_are_waited_out(self, polling: FakeBackend) -> None:
+        job = polling.add()
+        polling.fail_next("list_jobs", ServerError("busy", status_code=503), TransportError("down"))
+        poller = JobPoller(jobnode.AsyncClient(backend=polling), **FAST)
+        task = asyncio.create_task(_last(poller, job.id))
+        await _until(lambda: polling.calls["list_jobs"] >= 3)
+        polling.set(job.id, JobState.FAILED, reason="3 of 3 items failed")
+        assert (await task).state is JobState.FAILED
+        await poller.aclose()
+
+    async def test_a_deleted_job_ends_only_its_own_waits(self, polling: FakeBackend) -> None:
+        kept, deleted = polling.add(), polling.add()
+        poller = JobPoller(jobnode.AsyncClient(backend=polling), **FAST)
+        waits = [asyncio.create_task(_last(poller, j.id)) for j in (kept, deleted)]
+        await _until(lambda: polling.calls["list_jobs"] >= 1)
+        polling.remove(deleted.id)
+        with pytest.raises(JobGone, match=deleted.id):
+            await waits[1]
+        polling.set(kept.id, JobState.SUCCEEDED)
+        assert (await waits[0]).state is JobState.SUCCEEDED
+        await poller.aclose()
+
+    async def test_an_error_that_is_not_transient_reaches_the_waits(self, polling: FakeBackend) -> None:
+        jobs = [polling.add(), polling.add()]
+        denied = AuthenticationError("wrong token", status_code=401)
+        polling.fail_next("list_jobs", denied)
+        polling.fail_next("get_job", denied, denied)
+        poller = JobPoller(jobnode.AsyncClient(backend=polling), **FAST)
+        for job in jobs:
+            with pytest.raises(AuthenticationError):
+                await _last(poller, job.id)
+        await poller.aclose()
+
+    async def test_two_waits_on_one_job_share_its_updates(self, polling: FakeBackend) -> None:
+        job = polling.add()
+        poller = JobPoller(jobnode.AsyncClient(backend=polling), **FAST)
+        waits = [asyncio.create_task(_last(poller, job.id)) for _ in range(2)]
+        await _until(lambda: polling.calls["list_jobs"] >= 1)
+        polling.set(job.id, JobState.SUCCEEDED)
+        assert [w.state for w in await asyncio.gather(*waits)] == [JobState.SUCCEEDED] * 2
+        await poller.aclose()
+
+
+class TestWatching:
+    async def test_jobs_that_arrive_together_share_streams_of_bounded_size(self, watching: FakeBackend) -> None:
+        jobs = [watching.add() for _ in range(2 * WATCH_CHUNK + 10)]
+        poller = JobPoller(jobnode.AsyncClient(backend=watching), **FAST)
+        waits = [asyncio.create_task(_last(poller, j.id)) for j in jobs]
+        await _until(lambda: poller.streams == 3)
+        assert sorted(watching.watch_sizes) == [10, WATCH_CHUNK, WATCH_CHUNK]
+        for job in jobs:
+            watching.set(job.id, JobState.SUCCEEDED)
+        assert {j.state for j in await asyncio.gather(*waits)} == {JobState.SUCCEEDED}
+        assert watching.calls["list_jobs"] == 0
+        assert watching.calls["get_job"] == 0
+        await poller.aclose()
+
+    async def test_streams_are_merged_when_they_multiply(self, watching: FakeBackend) -> None:
+        poller = JobPoller(jobnode.AsyncClient(backend=watching), max_extra_streams=2, **FAST)
+        waits = []
+        for _ in range(6):
+            job = watching.add()
+            waits.append(asyncio.create_task(_last(poller, job.id)))
+            await _until(lambda n=len(waits): sum(watching.watch_sizes) >= n)
+        assert poller.streams <= 3
+        assert max(watching.watch_sizes) > 1  # a merged stream follows several jobs
+        for job_id in list(watching.jobs):
+            watching.set(job_id, JobState.SUCCEEDED)
+        assert len(await asyncio.gather(*waits)) == 6
+        await poller.aclose()
+
+    async def test_a_missing_job_fails_alone_and_the_others_are_watched_again(self, watching: FakeBackend) -> None:
+        kept, deleted = watching.add(), watching.add()
+        watching.remove(deleted.id)
+        poller = JobPoller(jobnode.AsyncClient(backend=watching), **FAST)
+        waits = [asyncio.create_task(_last(poller, j.id)) for j in (kept, deleted)]
+        with pytest.raises(JobGone):
+            await waits[1]
+        await _until(lambda: watching.calls["watch"] >= 2)
+        watching.set(kept.id, JobState.SUCCEEDED)
+        assert (await waits[0]).state is JobState.SUCCEEDED
+        await poller.aclose()
+
+    async def test_a_stream_that_fails_for_good_gives_way_to_polling(self, watching: FakeBackend) -> None:
+        job = watching.add()
+        watching.fail_next("watch", BadRequest("ids: too long", status_code=400))
+        poller = JobPoller(jobnode.AsyncClient(backend=watching), **FAST)
+        task = asyncio.create_task(_last(poller, job.id))
+        await _until(lambda: not poller.uses_watch)
+        watching.set(job.id, JobState.SUCCEEDED)
+        assert (await task).state is JobState.SUCCEEDED
+        assert watching.calls["list_jobs"] >= 2
+        await poller.aclose()
+
+    async def test_watch_off_polls_even_when_the_platform_can_push(self, watching: FakeBackend) -> None:
+        job = watching.add(JobState.SUCCEEDED)
+        poller = JobPoller(jobnode.AsyncClient(backend=watching), watch=False, **FAST)
+        assert (await _last(poller, job.id)).state is JobState.SUCCEEDED
+        assert watching.calls["watch"] == 0
+        await poller.aclose()
+
+
+class TestSharing:
+    async def test_one_poller_per_key_closed_with_its_client_by_the_last_user(self, polling: FakeBackend) -> None:
+        built: list[FakeBackend] = []
+
+        async def connect() -> JobPoller:
+            built.append(polling)
+            return JobPoller(jobnode.AsyncClient(backend=polling), **FAST)
+
+        async with shared_poller("conn-a", connect) as first, shared_poller("conn-a", connect) as second:
+            assert first is second
+            async with shared_poller("conn-b", connect) as other:
+                assert other is not first
+        assert len(built) == 2
+        assert polling.closed
+
+    async def test_a_failed_connect_is_tried_again_by_the_next_user(self, polling: FakeBackend) -> None:
+        attempts: list[int] = []
+
+        async def connect() -> JobPoller:
+            attempts.append(1)
+            if len(attempts) == 1:
+                raise jobnode.ConfigurationError("connection 'x' has no host")
+            return JobPoller(jobnode.AsyncClient(backend=polling), **FAST)
+
+        with pytest.raises(jobnode.ConfigurationError):
+            async with shared_poller("conn-c", connect):
+                pass
+        async with shared_poller("conn-c", connect) as poller:
+            assert isinstance(poller, JobPoller)
+        assert len(attempts) == 2
