@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ class FakeBackend:
         self.calls: Counter[str] = Counter()
         self.failures: dict[str, list[BaseException]] = {}
         self.watch_sizes: list[int] = []
+        self.on_create: Callable[[Job], None] | None = None
         self.closed = False
         self._changed = asyncio.Event()
         self._next = 0
@@ -84,6 +85,8 @@ class FakeBackend:
         self.specs[job.id] = spec
         if idempotency_key:
             self.keys[idempotency_key] = job.id
+        if self.on_create is not None:
+            self.on_create(job)  # what happens on the platform right after it answered
         return job
 
     async def get_job(self, job_id: str) -> Job:
@@ -129,3 +132,12 @@ class FakeBackend:
 
     async def aclose(self) -> None:
         self.closed = True
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until `condition()` holds (the code under test runs in the same event loop)."""
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")

@@ -10,7 +10,7 @@ import jobnode
 from jobnode.airflow._poller import WATCH_CHUNK, JobGone, JobPoller, shared_poller
 from jobnode.core.errors import AuthenticationError, BadRequest, ServerError, TransportError
 from jobnode.core.models import Job, JobState
-from tests.airflow.fakes import FakeBackend
+from tests.airflow.fakes import FakeBackend, eventually
 
 FAST = {"poll_interval": 0.05, "settle": 0.01}
 
@@ -21,12 +21,6 @@ async def _last(poller: JobPoller, job_id: str) -> Job:
         last = job
     assert last is not None
     return last
-
-
-async def _until(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -44,7 +38,7 @@ class TestPolling:
         jobs = [polling.add() for _ in range(300)]
         poller = JobPoller(jobnode.AsyncClient(backend=polling), watch=True, **FAST)
         waits = [asyncio.create_task(_last(poller, j.id)) for j in jobs]
-        await _until(lambda: poller.watched == 300 and polling.calls["list_jobs"] >= 3)
+        await eventually(lambda: poller.watched == 300 and polling.calls["list_jobs"] >= 3)
         rounds = polling.calls["list_jobs"]
         for job in jobs:
             polling.set(job.id, JobState.SUCCEEDED)
@@ -68,7 +62,7 @@ class TestPolling:
         polling.fail_next("list_jobs", ServerError("busy", status_code=503), TransportError("down"))
         poller = JobPoller(jobnode.AsyncClient(backend=polling), **FAST)
         task = asyncio.create_task(_last(poller, job.id))
-        await _until(lambda: polling.calls["list_jobs"] >= 3)
+        await eventually(lambda: polling.calls["list_jobs"] >= 3)
         polling.set(job.id, JobState.FAILED, reason="3 of 3 items failed")
         assert (await task).state is JobState.FAILED
         await poller.aclose()
@@ -77,7 +71,7 @@ class TestPolling:
         kept, deleted = polling.add(), polling.add()
         poller = JobPoller(jobnode.AsyncClient(backend=polling), **FAST)
         waits = [asyncio.create_task(_last(poller, j.id)) for j in (kept, deleted)]
-        await _until(lambda: polling.calls["list_jobs"] >= 1)
+        await eventually(lambda: polling.calls["list_jobs"] >= 1)
         polling.remove(deleted.id)
         with pytest.raises(JobGone, match=deleted.id):
             await waits[1]
@@ -91,16 +85,16 @@ class TestPolling:
         polling.fail_next("list_jobs", denied)
         polling.fail_next("get_job", denied, denied)
         poller = JobPoller(jobnode.AsyncClient(backend=polling), **FAST)
-        for job in jobs:
-            with pytest.raises(AuthenticationError):
-                await _last(poller, job.id)
+        results = await asyncio.gather(*(_last(poller, j.id) for j in jobs), return_exceptions=True)
+        assert [type(r) for r in results] == [AuthenticationError, AuthenticationError]
+        assert polling.calls["get_job"] == 2  # each job was asked about alone, to find which one the error is about
         await poller.aclose()
 
     async def test_two_waits_on_one_job_share_its_updates(self, polling: FakeBackend) -> None:
         job = polling.add()
         poller = JobPoller(jobnode.AsyncClient(backend=polling), **FAST)
         waits = [asyncio.create_task(_last(poller, job.id)) for _ in range(2)]
-        await _until(lambda: polling.calls["list_jobs"] >= 1)
+        await eventually(lambda: polling.calls["list_jobs"] >= 1)
         polling.set(job.id, JobState.SUCCEEDED)
         assert [w.state for w in await asyncio.gather(*waits)] == [JobState.SUCCEEDED] * 2
         await poller.aclose()
@@ -111,7 +105,8 @@ class TestWatching:
         jobs = [watching.add() for _ in range(2 * WATCH_CHUNK + 10)]
         poller = JobPoller(jobnode.AsyncClient(backend=watching), **FAST)
         waits = [asyncio.create_task(_last(poller, j.id)) for j in jobs]
-        await _until(lambda: poller.streams == 3)
+        await eventually(lambda: len(watching.watch_sizes) == 3)
+        assert poller.streams == 3
         assert sorted(watching.watch_sizes) == [10, WATCH_CHUNK, WATCH_CHUNK]
         for job in jobs:
             watching.set(job.id, JobState.SUCCEEDED)
@@ -126,7 +121,7 @@ class TestWatching:
         for _ in range(6):
             job = watching.add()
             waits.append(asyncio.create_task(_last(poller, job.id)))
-            await _until(lambda n=len(waits): sum(watching.watch_sizes) >= n)
+            await eventually(lambda n=len(waits): sum(watching.watch_sizes) >= n)
         assert poller.streams <= 3
         assert max(watching.watch_sizes) > 1  # a merged stream follows several jobs
         for job_id in list(watching.jobs):
@@ -141,7 +136,7 @@ class TestWatching:
         waits = [asyncio.create_task(_last(poller, j.id)) for j in (kept, deleted)]
         with pytest.raises(JobGone):
             await waits[1]
-        await _until(lambda: watching.calls["watch"] >= 2)
+        await eventually(lambda: watching.calls["watch"] >= 2)
         watching.set(kept.id, JobState.SUCCEEDED)
         assert (await waits[0]).state is JobState.SUCCEEDED
         await poller.aclose()
@@ -151,7 +146,7 @@ class TestWatching:
         watching.fail_next("watch", BadRequest("ids: too long", status_code=400))
         poller = JobPoller(jobnode.AsyncClient(backend=watching), **FAST)
         task = asyncio.create_task(_last(poller, job.id))
-        await _until(lambda: not poller.uses_watch)
+        await eventually(lambda: not poller.uses_watch)
         watching.set(job.id, JobState.SUCCEEDED)
         assert (await task).state is JobState.SUCCEEDED
         assert watching.calls["list_jobs"] >= 2

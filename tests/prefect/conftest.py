@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -15,10 +14,11 @@ from jobnode.service.process import ServiceProcess
 @pytest.fixture(scope="session", autouse=True)
 def prefect_harness() -> Iterator[None]:
     """Flows run against a temporary Prefect server with a SQLite database, started once."""
-    # the temporary server would try to reach Prefect's telemetry endpoint on start
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+    with pytest.MonkeyPatch.context() as patch:
+        # the temporary server would try to reach Prefect's telemetry endpoint on start
+        patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        with prefect_test_harness(server_startup_timeout=120):
+            yield
 
 
 @pytest.fixture

@@ -79,7 +79,10 @@ def test_blocks_register_from_the_cli(tmp_path: Path) -> None:
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "PREFECT_HOME": str(tmp_path)}
     prefect = Path(sys.executable).parent / "prefect"
     done = subprocess.run(
-        [str(prefect), "block", "register", "-m", "jobnode.prefect"], env=env, capture_output=True, text=True,
+        [str(prefect), "block", "register", "-m", "jobnode.prefect"],
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr

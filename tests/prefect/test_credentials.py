@@ -49,15 +49,20 @@ def test_a_missing_url_says_how_to_give_one() -> None:
 
 
 def test_a_wrong_token_is_refused_without_showing_it(service: ServiceProcess) -> None:
-    with JobnodeCredentials(url=service.url, token="not-the-token").get_client() as client:
-        with pytest.raises(jobnode.AuthenticationError) as caught:
-            client.jobs.list()
+    with (
+        JobnodeCredentials(url=service.url, token="not-the-token").get_client() as client,
+        pytest.raises(jobnode.AuthenticationError) as caught,
+    ):
+        client.jobs.list()
     assert "not-the-token" not in str(caught.value)
 
 
-def test_bad_input_names_the_field() -> None:
-    with pytest.raises(ValidationError, match="timeout"):
-        JobnodeCredentials(url="http://127.0.0.1:1", timeout=0)
+@pytest.mark.parametrize(
+    ("fields", "named"), [({"url": "http://127.0.0.1:1", "timeout": 0}, "timeout"), ({"url": "127.0.0.1:8765"}, "url")]
+)
+def test_bad_input_names_the_field(fields: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValidationError, match=named):
+        JobnodeCredentials(**fields)
 
 
 def test_the_token_stays_secret() -> None:

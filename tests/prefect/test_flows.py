@@ -15,10 +15,12 @@ from prefect.states import State
 from prefect.transactions import transaction
 
 import jobnode
+from jobnode.client import CleanupReport
 from jobnode.core.models import ItemsInput, Job, JobSpec, JobState
 from jobnode.prefect import (
     JobnodeCredentials,
     cancel_remote_jobs,
+    cleanup_jobs,
     flow_run_tag,
     run_batch_job,
     submit_job,
@@ -74,6 +76,10 @@ class TestRunBatchJob:
         assert "| info | 5 |" in artifacts[f"jobnode-logs-{suffix}"]
         [row] = json.loads(artifacts[f"jobnode-items-{suffix}"])
         assert (row["job"], row["items processed"], row["items failed"]) == (job.id, 5, 0)
+        assert credentials.token is not None
+        stored = (await read_flow_run(flow_run_id(state))).parameters
+        assert stored["credentials"]["url"] == credentials.url
+        assert credentials.token.get_secret_value() not in json.dumps(stored)
 
     async def test_cleanup_can_be_left_out(self, credentials: JobnodeCredentials, client: jobnode.Client) -> None:
         job = await run_batch_job(identity(1), credentials=credentials, cleanup=False)
@@ -92,13 +98,38 @@ class TestRunBatchJob:
         logs = (await artifacts_of(flow_run_id(state)))[f"jobnode-logs-{job.id.replace('_', '-')}"]
         assert "failed on purpose" in logs
 
-    async def test_a_timeout_cancels_the_remote_job(self, credentials: JobnodeCredentials, client: jobnode.Client) -> None:
+    async def test_a_timeout_cancels_the_remote_job(
+        self, credentials: JobnodeCredentials, client: jobnode.Client
+    ) -> None:
         state = await run_batch_job(sleeping(), credentials=credentials, timeout=1, return_state=True)
         assert state.is_failed()
         with pytest.raises(jobnode.WaitTimeout):
             await state.result()
         [job] = jobs_of(client, flow_run_id(state))
         assert job.state is JobState.CANCELLED
+
+
+class TestCleanup:
+    async def test_cleans_up_the_flow_runs_jobs_in_lineage_order(
+        self, credentials: JobnodeCredentials, client: jobnode.Client
+    ) -> None:
+        @flow
+        async def chained_then_tidy() -> tuple[Job, Job, CleanupReport, CleanupReport]:
+            first = await submit_job(identity(3), credentials=credentials)
+            first = await wait_for_job(first.id, credentials=credentials)
+            second = await submit_job(
+                credentials=credentials, name="reads-first", step="identity", artifacts=[first.outputs[0].id]
+            )
+            second = await wait_for_job(second.id, credentials=credentials)
+            planned = await cleanup_jobs(credentials=credentials, dry_run=True)
+            return first, second, planned, await cleanup_jobs(credentials=credentials)
+
+        first, second, planned, done = await chained_then_tidy()
+        assert planned.plan.dry_run
+        assert planned.deleted_jobs == done.deleted_jobs == [second.id, first.id]
+        for job in (first, second):
+            with pytest.raises(jobnode.NotFound):
+                client.jobs.get(job.id)
 
 
 class TestReattach:
@@ -141,7 +172,9 @@ class TestReattach:
         assert state.is_completed()
         run_id = flow_run_id(state)
         async with get_client() as prefect:
-            task_runs = await prefect.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run_id)])))
+            task_runs = await prefect.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run_id)]))
+            )
         assert len([t for t in task_runs if t.name.startswith("Submit jobnode job")]) == 2
         assert len(jobs_of(client, run_id)) == 1
 
@@ -206,7 +239,9 @@ class TestRollback:
         assert (await all_or_nothing(return_state=True)).is_failed()
         self.assert_undone(client, submitted[0])
 
-    def test_a_committed_transaction_keeps_the_job(self, credentials: JobnodeCredentials, client: jobnode.Client) -> None:
+    def test_a_committed_transaction_keeps_the_job(
+        self, credentials: JobnodeCredentials, client: jobnode.Client
+    ) -> None:
         @flow
         def all_good() -> Job:
             with transaction():
@@ -250,5 +285,16 @@ class TestCancellationHook:
         saved = await JobnodeCredentials.aload("hook-credentials")
         run_id = await self.submit_and_leave(saved)
         flow_run = await read_flow_run(run_id)
+        await cancel_remote_jobs()(flow=run_batch_job, flow_run=flow_run, state=flow_run.state)
+        assert [j.state for j in jobs_of(client, run_id)] == [JobState.CANCELLED]
+
+    async def test_follows_a_block_reference_set_in_the_ui(
+        self, credentials: JobnodeCredentials, client: jobnode.Client
+    ) -> None:
+        document_id = await credentials.save("hook-credentials-ref", overwrite=True)
+        run_id = await self.submit_and_leave(await JobnodeCredentials.aload("hook-credentials-ref"))
+        flow_run = await read_flow_run(run_id)
+        as_set_in_the_ui = {"credentials": {"$ref": {"block_document_id": str(document_id)}}}
+        flow_run = flow_run.model_copy(update={"parameters": as_set_in_the_ui})
         await cancel_remote_jobs()(flow=run_batch_job, flow_run=flow_run, state=flow_run.state)
         assert [j.state for j in jobs_of(client, run_id)] == [JobState.CANCELLED]

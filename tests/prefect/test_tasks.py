@@ -45,6 +45,14 @@ class TestSubmit:
         with pytest.raises(ValueError, match="not both"):
             await submit_job.fn(sleeping(), credentials=credentials, name="other")
 
+    async def test_a_missing_input_says_how_to_give_one(self, credentials: JobnodeCredentials) -> None:
+        with pytest.raises(ValueError, match="items="):
+            await submit_job.fn(credentials=credentials, name="no-input", step="identity")
+
+    async def test_an_unknown_step_is_refused_naming_the_field(self, credentials: JobnodeCredentials) -> None:
+        with pytest.raises(jobnode.ValidationFailed, match="step"):
+            await submit_job.fn(credentials=credentials, name="typo", step="no-such-step", items=[1])
+
     async def test_outside_a_flow_run_each_submit_is_a_new_job(self, credentials: JobnodeCredentials) -> None:
         first = await submit_job.fn(sleeping(0), credentials=credentials)
         second = await submit_job.fn(sleeping(0), credentials=credentials)
@@ -89,7 +97,9 @@ class TestWait:
         assert [e.item for e in caught.value.errors] == ["1"]
 
     async def test_a_failed_job_can_be_returned(self, credentials: JobnodeCredentials) -> None:
-        job = await submit_job.fn(credentials=credentials, name="fails", step="fail", items=[1], params={"fail_items": [1]})
+        job = await submit_job.fn(
+            credentials=credentials, name="fails", step="fail", items=[1], params={"fail_items": [1]}
+        )
         done = await wait_for_job.fn(job.id, credentials=credentials, timeout=30, raise_on_failure=False)
         assert done.state is JobState.FAILED
 
@@ -170,6 +180,14 @@ class TestFetchLogs:
         summary = await fetch_job_logs.fn(job.id, credentials=credentials, min_level="error")
         assert summary.by_level == {"error": 1}
 
+    async def test_filters_by_time(self, credentials: JobnodeCredentials) -> None:
+        job = await submit_job.fn(credentials=credentials, name="logs", step="identity", items=[1, 2])
+        done = await wait_for_job.fn(job.id, credentials=credentials, timeout=30)
+        assert done.created_at is not None and done.ended_at is not None
+        before = await fetch_job_logs.fn(job.id, credentials=credentials, before_time=done.created_at)
+        during = await fetch_job_logs.fn(job.id, credentials=credentials, after_time=done.created_at)
+        assert (before.entries, during.entries) == (0, 2)
+
     async def test_a_log_of_many_pages_is_streamed_whole(self, credentials: JobnodeCredentials) -> None:
         job = await submit_job.fn(
             credentials=credentials, name="big", step="identity", items=list(range(2500)), batch_size=500
@@ -204,13 +222,15 @@ class TestCleanup:
         with pytest.raises(jobnode.NotFound):
             await aclient.jobs.get(job.id)
 
-    async def test_a_dry_run_deletes_nothing(self, credentials: JobnodeCredentials, aclient: jobnode.AsyncClient) -> None:
+    async def test_a_dry_run_deletes_nothing(
+        self, credentials: JobnodeCredentials, aclient: jobnode.AsyncClient
+    ) -> None:
         job = await submit_job.fn(credentials=credentials, name="tidy", step="identity", items=[1])
         job = await wait_for_job.fn(job.id, credentials=credentials, timeout=30)
         report = await cleanup_jobs.fn([job.id], credentials=credentials, dry_run=True)
-        assert {s.id for s in report.plan.steps} == {job.id, job.outputs[0].id}
-        assert report.deleted_jobs == []
-        assert (await aclient.jobs.get(job.id)).id == job.id
+        assert report.plan.dry_run
+        assert (report.deleted_jobs, report.deleted_artifacts) == ([job.id], [job.outputs[0].id])
+        assert (await aclient.jobs.get(job.id)).outputs == job.outputs
 
     async def test_keeps_what_is_protected_or_running(self, credentials: JobnodeCredentials) -> None:
         done = await submit_job.fn(credentials=credentials, name="keep", step="identity", items=[1])
@@ -227,7 +247,9 @@ class TestCleanup:
 
 
 def test_sync_twins_share_the_logic(credentials: JobnodeCredentials, client: jobnode.Client) -> None:
-    job = submit_job_sync.fn(credentials=credentials, name="twins", step="fail", items=[1, 2], params={"fail_items": [2]})
+    job = submit_job_sync.fn(
+        credentials=credentials, name="twins", step="fail", items=[1, 2], params={"fail_items": [2]}
+    )
     with pytest.raises(jobnode.JobFailed, match="1 of 2 items failed"):
         wait_for_job_sync.fn(job.id, credentials=credentials, timeout=30)
     assert fetch_job_logs_sync.fn(job.id, credentials=credentials).by_level == {"info": 1, "error": 1}

@@ -344,8 +344,13 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
 
         self._job = job
         summary = job_summary(job)
-        self.log.info("job %s %s: %s; outputs: %s", job.id, job.state.value, summary["message"],
-                      ", ".join(summary["outputs"]) or "none")
+        self.log.info(
+            "job %s %s: %s; outputs: %s",
+            job.id,
+            job.state.value,
+            summary["message"],
+            ", ".join(summary["outputs"]) or "none",
+        )
         self._record_outlets(context, summary)
         return summary
 
@@ -356,8 +361,11 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
         for outlet in self.outlets:
             if isinstance(outlet, Asset):
                 context["outlet_events"][outlet].extra.update(
-                    {"jobnode_job_id": summary["job_id"], "jobnode_url": summary["url"],
-                     "jobnode_outputs": summary["outputs"]}
+                    {
+                        "jobnode_job_id": summary["job_id"],
+                        "jobnode_url": summary["url"],
+                        "jobnode_outputs": summary["outputs"],
+                    }
                 )
 
 
@@ -453,7 +461,7 @@ class JobnodeFetchLogsOperator(_JobnodeTask):
         counts: Counter[str] = Counter()
         first: list[str] = []
         path = ObjectStoragePath(self.output_path) if self.output_path else None
-        with self._client() as client, (path.open("w") if path is not None else _nowhere()) as sink:  # type: ignore[no-untyped-call]
+        with self._client() as client, path.open("w") if path is not None else _nowhere() as sink:  # type: ignore[no-untyped-call]
             context["ti"].xcom_push(key=XCOM_JOB_URL, value=client.job_url(self.job_id))
             for entry in client.jobs.iter_logs(self.job_id, **filters):
                 counts[entry.level.value] += 1
@@ -471,9 +479,13 @@ class JobnodeFetchLogsOperator(_JobnodeTask):
             "first_errors": first,
             "output": str(path) if path is not None else None,
         }
-        self.log.info("job %s: %d log entries (%s)%s", self.job_id, summary["entries"],
-                      ", ".join(f"{n} {lvl}" for lvl, n in sorted(counts.items())) or "none",
-                      f", written to {path}" if path is not None else "")
+        self.log.info(
+            "job %s: %d log entries (%s)%s",
+            self.job_id,
+            summary["entries"],
+            ", ".join(f"{n} {lvl}" for lvl, n in sorted(counts.items())) or "none",
+            f", written to {path}" if path is not None else "",
+        )
         if self.max_errors is not None and counts["error"] > self.max_errors:
             raise AirflowException(
                 f"job {self.job_id} logged {counts['error']} errors (at most {self.max_errors} allowed); "
@@ -583,13 +595,21 @@ class JobnodeCleanupOperator(_JobnodeTask):
                 job_ids, delete_outputs=self.delete_outputs, protect=protect, dry_run=self.plan_only
             )
         plan = report.plan
-        self.log.info("cleanup of %d jobs%s; plan: %s", len(job_ids), " (dry run)" if self.plan_only else "",
-                      "; ".join(f"{s.action} {s.id}" for s in plan.steps) or "nothing to delete")
+        self.log.info(
+            "cleanup of %d jobs%s; plan: %s",
+            len(job_ids),
+            " (dry run)" if self.plan_only else "",
+            "; ".join(f"{s.action} {s.id}" for s in plan.steps) or "nothing to delete",
+        )
         for blocker in report.kept:
             self.log.info("kept %s: %s", blocker.id, blocker.reason)
-        if not self.plan_only:
-            self.log.info("deleted %d jobs (%s) and %d artifacts", len(report.deleted_jobs),
-                          ", ".join(report.deleted_jobs) or "none", len(report.deleted_artifacts))
+        self.log.info(
+            "%s %d jobs (%s) and %d artifacts",
+            "would delete" if self.plan_only else "deleted",
+            len(report.deleted_jobs),
+            ", ".join(report.deleted_jobs) or "none",
+            len(report.deleted_artifacts),
+        )
         return {"jobs": job_ids, **report.model_dump(mode="json")}
 
     def _outlet_outputs(self, client: Client, ti: Any, task_ids: list[str]) -> list[str]:

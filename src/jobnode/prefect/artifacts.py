@@ -127,8 +127,14 @@ def _cell(text: object) -> str:
 
 def logs_markdown(summary: LogSummary, job: Job) -> str:
     """Counts by level and the first errors of a job's logs, as markdown."""
-    lines = [f"### Logs of job `{job.id}` ({job.state.value})", "", describe(job), "", "| level | entries |",
-             "|---|---:|"]
+    lines = [
+        f"### Logs of job `{job.id}` ({job.state.value})",
+        "",
+        describe(job),
+        "",
+        "| level | entries |",
+        "|---|---:|",
+    ]
     for level in LogLevel:
         if summary.by_level.get(level.value):
             lines.append(f"| {level.value} | {summary.by_level[level.value]} |")

@@ -37,7 +37,10 @@ class JobnodeJobRun(JobRun[JobResult]):
         (after cancelling it) when it outlives the block's `timeout`."""
         async with self.block.credentials.get_async_client() as client:
             self.job = await jobs.wait(
-                client, self.job_id, timeout=self.block.timeout, poll_interval=self.block.poll_interval,
+                client,
+                self.job_id,
+                timeout=self.block.timeout,
+                poll_interval=self.block.poll_interval,
                 log_every=self.block.log_every,
             )
         return self.job

@@ -83,4 +83,3 @@ def in_run() -> bool:
 def artifact_key(kind: str, job_id: str) -> str:
     """A Prefect artifact key for one job (keys allow only lowercase letters, digits and dashes)."""
     return re.sub(r"[^a-z0-9-]+", "-", f"jobnode-{kind}-{job_id}".lower()).strip("-")
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, HttpUrl, SecretStr
+from pydantic import Field, HttpUrl, SecretStr, field_validator
 
 from jobnode.client import AsyncClient, Client
 
@@ -55,6 +55,13 @@ class JobnodeCredentials(CredentialsBlock):
         default=None, description="The service's bearer token; when empty, the JOBNODE_TOKEN variable."
     )
     timeout: float = Field(default=30.0, gt=0, description="Seconds before one HTTP request times out.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r} is not an http(s) URL; give one like http://127.0.0.1:8765")
+        return url
 
     def client_options(self) -> dict[str, Any]:
         """The options of this platform's backend (`jobnode.platforms.create_backend`); a subclass adds its own."""

@@ -28,7 +28,6 @@ TXN_JOB_ID = "jobnode-job-id"
 TXN_CREDENTIALS = "jobnode-credentials"
 
 
-
 def cancel_remote_jobs(
     credentials: JobnodeCredentials | str | None = None, *, parameter: str = "credentials"
 ) -> FlowStateHook[..., Any]:

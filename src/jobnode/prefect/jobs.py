@@ -55,7 +55,10 @@ async def submit(client: AsyncClient, spec: JobSpec, *, key: str | None = None) 
             raise Conflict(
                 f"the submit key {key!r} was already used in this flow run for a different job; give each job its "
                 "own key",
-                status_code=exc.status_code, code=exc.code, details=exc.details, platform=exc.platform,
+                status_code=exc.status_code,
+                code=exc.code,
+                details=exc.details,
+                platform=exc.platform,
             ) from exc
         run_logger().info("job %s (%s) is %s: %s", job.id, job.name, job.state.value, job.url or client.job_url(job.id))
         return job
@@ -94,23 +97,28 @@ async def wait(
     async with ProgressReport(job_id, logger, every=log_every) as report:
         try:
             return await client.jobs.wait(
-                job_id, timeout=timeout, poll_interval=poll_interval, on_progress=report.update,
+                job_id,
+                timeout=timeout,
+                poll_interval=poll_interval,
+                on_progress=report.update,
                 raise_on_failure=raise_on_failure,
             )
         except WaitTimeout:
             if cancel_on_timeout:
                 job = await cancel(client, job_id)
                 report.update(job)
-                logger.warning("job %s was not finished after %gs, so it was cancelled (%s)", job_id, timeout,
-                               job.state.value)
+                logger.warning(
+                    "job %s was not finished after %gs, so it was cancelled (%s)", job_id, timeout, job.state.value
+                )
             raise
         except asyncio.CancelledError:
             if cancel_on_timeout:
                 # Prefect cancels with anyio scopes, which would cancel this clean-up too unless shielded.
                 with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_GRACE):
                     job = await cancel(client, job_id, grace=0)
-                    logger.warning("the wait for job %s was interrupted, so the job was cancelled (%s)", job_id,
-                                   job.state.value)
+                    logger.warning(
+                        "the wait for job %s was interrupted, so the job was cancelled (%s)", job_id, job.state.value
+                    )
             raise
 
 
@@ -171,8 +179,9 @@ async def cancel_flow_run_jobs(client: AsyncClient, flow_run_id: str) -> list[Jo
     active = await flow_run_jobs(client, flow_run_id, active_only=True)
     cancelled = await asyncio.gather(*(cancel(client, job.id, grace=0) for job in active))
     if cancelled:
-        run_logger().warning("cancelled %d job(s) of flow run %s: %s", len(cancelled), flow_run_id,
-                             ", ".join(j.id for j in cancelled))
+        run_logger().warning(
+            "cancelled %d job(s) of flow run %s: %s", len(cancelled), flow_run_id, ", ".join(j.id for j in cancelled)
+        )
     return list(cancelled)
 
 
@@ -194,8 +203,13 @@ async def cleanup(
     report = await client.jobs.cleanup(list(job_ids), delete_outputs=delete_outputs, protect=protect, dry_run=dry_run)
     logger = run_logger()
     verb = "would delete" if dry_run else "deleted"
-    logger.info("cleanup %s %d job(s) and %d artifact(s); kept %d", verb, len(report.deleted_jobs),
-                len(report.deleted_artifacts), len(report.kept))
+    logger.info(
+        "cleanup %s %d job(s) and %d artifact(s); kept %d",
+        verb,
+        len(report.deleted_jobs),
+        len(report.deleted_artifacts),
+        len(report.kept),
+    )
     for blocker in report.kept:
         logger.info("kept %s %s: %s", blocker.kind, blocker.id, blocker.reason)
     return report

@@ -142,8 +142,13 @@ async def wait_for_job(
     """
     async with async_client(credentials) as client:
         return await jobs.wait(
-            client, job_id, timeout=timeout, poll_interval=poll_interval, cancel_on_timeout=cancel_on_timeout,
-            raise_on_failure=raise_on_failure, log_every=log_every,
+            client,
+            job_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            cancel_on_timeout=cancel_on_timeout,
+            raise_on_failure=raise_on_failure,
+            log_every=log_every,
         )
 
 
@@ -171,8 +176,13 @@ def wait_for_job_sync(
     """
     return run_sync(
         wait_for_job.fn(
-            job_id, credentials=credentials, timeout=timeout, poll_interval=poll_interval,
-            cancel_on_timeout=cancel_on_timeout, raise_on_failure=raise_on_failure, log_every=log_every,
+            job_id,
+            credentials=credentials,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            cancel_on_timeout=cancel_on_timeout,
+            raise_on_failure=raise_on_failure,
+            log_every=log_every,
         )
     )
 
@@ -216,7 +226,12 @@ async def fetch_job_logs(
     """
     async with async_client(credentials) as client:
         return await jobs.forward_logs(
-            client, job_id, min_level=min_level, after_time=after_time, before_time=before_time, kind=kind,
+            client,
+            job_id,
+            min_level=min_level,
+            after_time=after_time,
+            before_time=before_time,
+            kind=kind,
             first_errors=first_errors,
         )
 
@@ -245,8 +260,13 @@ def fetch_job_logs_sync(
     """
     return run_sync(
         fetch_job_logs.fn(
-            job_id, credentials=credentials, min_level=min_level, after_time=after_time, before_time=before_time,
-            kind=kind, first_errors=first_errors,
+            job_id,
+            credentials=credentials,
+            min_level=min_level,
+            after_time=after_time,
+            before_time=before_time,
+            kind=kind,
+            first_errors=first_errors,
         )
     )
 
@@ -254,8 +274,9 @@ def fetch_job_logs_sync(
 # -- cancel ------------------------------------------------------------------------------------------------------
 
 
-@task(name="Cancel jobnode job", description="Cancels a remote batch job and waits for it to stop.",
-      cache_policy=NO_CACHE)
+@task(
+    name="Cancel jobnode job", description="Cancels a remote batch job and waits for it to stop.", cache_policy=NO_CACHE
+)
 async def cancel_job(job_id: str, *, credentials: JobnodeCredentials | None = None, grace: float = 30.0) -> Job:
     """Cancel the job and wait up to `grace` seconds for it to stop; cancelling an ended job changes nothing.
 
@@ -268,8 +289,9 @@ async def cancel_job(job_id: str, *, credentials: JobnodeCredentials | None = No
         return await jobs.cancel(client, job_id, grace=grace)
 
 
-@task(name="Cancel jobnode job", description="Cancels a remote batch job and waits for it to stop.",
-      cache_policy=NO_CACHE)
+@task(
+    name="Cancel jobnode job", description="Cancels a remote batch job and waits for it to stop.", cache_policy=NO_CACHE
+)
 def cancel_job_sync(job_id: str, *, credentials: JobnodeCredentials | None = None, grace: float = 30.0) -> Job:
     """The sync twin of `cancel_job`.
 
@@ -338,6 +360,7 @@ def cleanup_jobs_sync(
         ```
     """
     return run_sync(
-        cleanup_jobs.fn(job_ids, credentials=credentials, delete_outputs=delete_outputs, protect=protect,
-                        dry_run=dry_run)
+        cleanup_jobs.fn(
+            job_ids, credentials=credentials, delete_outputs=delete_outputs, protect=protect, dry_run=dry_run
+        )
     )

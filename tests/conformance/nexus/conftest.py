@@ -15,8 +15,8 @@ import pytest
 
 from jobnode.service.process import ServiceProcess
 from tests.conformance.nexus.setup_env import SDK_VERSION, env_python, installed_version
-from tests.platforms.nexus.conftest import NEXUS_STEPS
 from tests.platforms.nexus.receiver import Receiver, running_receiver
+from tests.platforms.nexus.steps import NEXUS_STEPS
 
 WORKER = Path(__file__).with_name("sdk_worker.py")
 
@@ -38,8 +38,13 @@ class Sdk:
         self._log = log.open("ab")
         env = {**os.environ, "DATATURE_API_BASE_URL": url}  # read by the SDK when it is imported
         self._proc = subprocess.Popen(
-            [str(env_python()), str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-            env=env, text=True, bufsize=1,
+            [str(env_python()), str(WORKER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=env,
+            text=True,
+            bufsize=1,
         )
 
     def run(self, project: str, code: str) -> Any:
@@ -85,7 +90,9 @@ def sdk_env() -> Path:
 @pytest.fixture(scope="session")
 def conformance_service(tmp_path_factory: pytest.TempPathFactory, sdk_env: Path) -> Iterator[ServiceProcess]:
     with ServiceProcess(
-        tmp_path_factory.mktemp("nexus-conformance"), steps=[NEXUS_STEPS], token=secrets.token_hex(16),
+        tmp_path_factory.mktemp("nexus-conformance"),
+        steps=[NEXUS_STEPS],
+        token=secrets.token_hex(16),
         extra_args=["--platform", "nexus"],
     ) as service:
         yield service

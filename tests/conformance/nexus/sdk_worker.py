@@ -7,8 +7,8 @@ before `datature.nexus` is imported, as the SDK reads it at import time). Reads 
 
 runs `code` as the seed's examples are written, with `project = Client(secret_key).get_project(project)` and
 `Client` defined, and answers one JSON line: `{"result": ...}` (the value of `result`: a struct as its wire JSON, a
-generator as the list of what it yielded) or `{"error": {"type": ..., "message": ...}}`. The SDK draws progress bars on stdout, so the answers go to
-a private copy of the original stdout and the SDK's own output goes to stderr.
+generator as the list of what it yielded) or `{"error": {"type": ..., "message": ...}}`. The SDK draws progress
+bars on stdout, so the answers go to a private copy of the original stdout and the SDK's own output to stderr.
 """
 
 from __future__ import annotations

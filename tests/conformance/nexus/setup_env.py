@@ -44,14 +44,14 @@ def installed_version(python: Path) -> str | None:
 
 
 def create(env_dir: Path) -> None:
-    """A fresh environment with the pinned SDK; uv when it is on PATH (much faster), pip otherwise."""
+    """A fresh environment with the pinned SDK; uv when there is one (on PATH, or the one `dev.py` installs in
+    `.tools/`), much faster; pip otherwise."""
     requirement = f"{SDK}=={SDK_VERSION}"
-    uv = shutil.which("uv")
+    tools_uv = ROOT / ".tools" / BIN / ("uv.exe" if os.name == "nt" else "uv")
+    uv = shutil.which("uv") or (str(tools_uv) if tools_uv.exists() else None)
     if uv:
         subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(env_dir)], check=True)
-        subprocess.run(
-            [uv, "pip", "install", "--quiet", "--python", str(env_python(env_dir)), requirement], check=True
-        )
+        subprocess.run([uv, "pip", "install", "--quiet", "--python", str(env_python(env_dir)), requirement], check=True)
         return
     venv.create(env_dir, with_pip=True)
     subprocess.run(

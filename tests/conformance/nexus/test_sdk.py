@@ -20,8 +20,16 @@ from tests.conformance.nexus.conftest import Sdk, SdkError
 from tests.platforms.nexus.receiver import Receiver
 
 DEFAULT_INSTANCES = {"instance_x1cpu-standard", "instance_t4-standard-1g", "instance_l4-standard-1g"}
-COUNTERS = {"Gathered", "FailedGather", "Preprocessed", "FailedProcess", "Predicted", "FailedPredict", "Delivered",
-            "FailedDeliver"}
+COUNTERS = {
+    "Gathered",
+    "FailedGather",
+    "Preprocessed",
+    "FailedProcess",
+    "Predicted",
+    "FailedPredict",
+    "Delivered",
+    "FailedDeliver",
+}
 
 
 def make_dataset(sdk: Sdk, project: str, tmp_path: Path, items: list[dict[str, Any]]) -> str:
@@ -235,7 +243,7 @@ def test_delete(sdk: Sdk, project: str, dataset: str, webhook: str) -> None:
 def test_wait_until_done_counts_failed_items_and_deliveries(
     sdk: Sdk, project: str, tmp_path: Path, receiver: Receiver
 ) -> None:
-    items = cells(6) + [{"url": "https://my-endpoint.url/broken.jpg", "fail": True}]
+    items = [*cells(6), {"url": "https://my-endpoint.url/broken.jpg", "fail": True}]
     dataset = make_dataset(sdk, project, tmp_path, items)
     webhook = make_webhook(sdk, project, receiver.endpoint(project))
     job = create_job(sdk, project, dataset, webhook)
@@ -259,7 +267,8 @@ def test_get_logs(sdk: Sdk, project: str, tmp_path: Path, webhook: str) -> None:
     assert len(entries) == 60  # each item was predicted, then delivered
     times = [e["createTime"] for e in entries]
     assert times == sorted(times, reverse=True)
-    assert {(e["kind"], e["status"]) for e in entries} == {("ItemProcessed", "Succeeded"), ("ItemDelivered", "Delivered")}
+    kinds = {(e["kind"], e["status"]) for e in entries}
+    assert kinds == {("ItemProcessed", "Succeeded"), ("ItemDelivered", "Delivered")}
     assert {e["item"] for e in entries} == {c["url"] for c in cells(30)}
 
     # "Get all logs after a specified time"
@@ -272,9 +281,7 @@ def test_get_logs(sdk: Sdk, project: str, tmp_path: Path, webhook: str) -> None:
     assert last["entries"] == entries[:1]
 
 
-def test_get_all_log_entries_of_a_job_with_more_than_1000(
-    sdk: Sdk, project: str, tmp_path: Path, webhook: str
-) -> None:
+def test_get_all_log_entries_of_a_job_with_more_than_1000(sdk: Sdk, project: str, tmp_path: Path, webhook: str) -> None:
     dataset = make_dataset(sdk, project, tmp_path, cells(700))
     job = create_job(sdk, project, dataset, webhook)
     wait_until_done(sdk, project, job["id"])
@@ -284,7 +291,7 @@ def test_get_all_log_entries_of_a_job_with_more_than_1000(
         f"""
 def entries():
     count = 0
-    for entry in project.batch.jobs.get_all_log_entries({job['id']!r}):
+    for entry in project.batch.jobs.get_all_log_entries({job["id"]!r}):
         count += 1
         yield entry
     print(f"Total Log Count: {{count}}")

@@ -11,15 +11,16 @@ import pytest
 from jobnode.platforms.nexus.backend import NexusBackend
 from jobnode.service.process import ServiceProcess
 from tests.platforms.nexus.receiver import Receiver, running_receiver
-
-NEXUS_STEPS = "tests.platforms.nexus.steps"
+from tests.platforms.nexus.steps import NEXUS_STEPS
 
 
 @pytest.fixture(scope="session")
 def nexus_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     """One emulator for the session; each test works in a project of its own."""
     with ServiceProcess(
-        tmp_path_factory.mktemp("nexus"), steps=[NEXUS_STEPS], token=secrets.token_hex(16),
+        tmp_path_factory.mktemp("nexus"),
+        steps=[NEXUS_STEPS],
+        token=secrets.token_hex(16),
         extra_args=["--platform", "nexus"],
     ) as service:
         yield service

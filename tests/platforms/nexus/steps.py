@@ -11,6 +11,9 @@ from typing import Any
 
 import jobnode
 
+#: what `jobnode serve --steps` loads for the Nexus tests
+NEXUS_STEPS = __name__
+
 
 @jobnode.step("nx_predict", version="1", description="A stand-in model: labels items; fails or waits on request.")
 def predict(items: list[Any]) -> list[Any]:

@@ -34,26 +34,54 @@ KEY = "secret-key-123"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def job_body(job_id: str = "batchjob_1", *, overview: str = "Waiting", delivered: int = 0, create: int = 1000,
-             dataset: str = "dataset_1") -> dict[str, Any]:
+def job_body(
+    job_id: str = "batchjob_1",
+    *,
+    overview: str = "Waiting",
+    delivered: int = 0,
+    create: int = 1000,
+    dataset: str = "dataset_1",
+) -> dict[str, Any]:
     return {
-        "id": job_id, "object": "batch_job", "name": "j", "projectId": PROJECT,
-        "spec": {"deployment": {"kind": "ExistingDeployment", "deploymentId": "deploy_1"},
-                 "resultDelivery": {"destinations": []}, "datasetId": dataset},
+        "id": job_id,
+        "object": "batch_job",
+        "name": "j",
+        "projectId": PROJECT,
+        "spec": {
+            "deployment": {"kind": "ExistingDeployment", "deploymentId": "deploy_1"},
+            "resultDelivery": {"destinations": []},
+            "datasetId": dataset,
+        },
         "status": {"overview": overview, "message": "m", "updateDate": create, "items": {"Delivered": delivered}},
-        "createDate": create, "updateDate": create,
+        "createDate": create,
+        "updateDate": create,
     }
 
 
 def dataset_body(dataset_id: str = "dataset_1", *, overview: str = "Uploaded", count: int = 2) -> dict[str, Any]:
     return {
-        "id": dataset_id, "object": "batch_dataset", "name": "d", "projectId": PROJECT, "expiryTime": 9,
-        "status": {"overview": overview, "message": "", "updateTime": 1, "itemCount": count,
-                   "source": {"kind": "UploadedNewlineDelimitedJsonFile",
-                              "uploadUrl": {"method": "PUT", "url": "https://storage.test/bucket/f?sig=a%2Fb",
-                                            "headers": {"Content-Type": "application/x-ndjson"},
-                                            "expiresAtTime": 9}}},
-        "createDate": 1, "updateDate": 1,
+        "id": dataset_id,
+        "object": "batch_dataset",
+        "name": "d",
+        "projectId": PROJECT,
+        "expiryTime": 9,
+        "status": {
+            "overview": overview,
+            "message": "",
+            "updateTime": 1,
+            "itemCount": count,
+            "source": {
+                "kind": "UploadedNewlineDelimitedJsonFile",
+                "uploadUrl": {
+                    "method": "PUT",
+                    "url": "https://storage.test/bucket/f?sig=a%2Fb",
+                    "headers": {"Content-Type": "application/x-ndjson"},
+                    "expiresAtTime": 9,
+                },
+            },
+        },
+        "createDate": 1,
+        "updateDate": 1,
     }
 
 
@@ -75,9 +103,11 @@ class Scripted:
         api = httpx.AsyncClient(base_url=URL, auth=HeaderAuth("Secret-Key", KEY), transport=mock)
         uploads = httpx.AsyncClient(transport=mock)
         self.backend = NexusBackend(
-            URL, project_id=PROJECT,
-            transport=Transport(URL, http=api, retry=NEXUS_RETRY, platform="nexus", error_parser=parse_nexus_error,
-                                sleep=sleep),
+            URL,
+            project_id=PROJECT,
+            transport=Transport(
+                URL, http=api, retry=NEXUS_RETRY, platform="nexus", error_parser=parse_nexus_error, sleep=sleep
+            ),
             upload_transport=Transport("", http=uploads, retry=NEXUS_RETRY, platform="nexus", sleep=sleep),
         )
 
@@ -87,6 +117,7 @@ class Scripted:
 
 def routes(table: dict[tuple[str, str], Any]) -> Handler:
     """Answers by (method, path); a list answers in turn (its last item repeats), a callable is called."""
+
     def handle(request: httpx.Request) -> httpx.Response:
         answer = table[(request.method, request.url.path)]
         if isinstance(answer, list):
@@ -94,6 +125,7 @@ def routes(table: dict[tuple[str, str], Any]) -> Handler:
         if callable(answer):
             answer = answer(request)
         return answer if isinstance(answer, httpx.Response) else httpx.Response(200, json=answer)
+
     return handle
 
 
@@ -115,11 +147,17 @@ async def test_not_found_carries_nexus_message() -> None:
 
 
 async def test_429_waits_as_long_as_retry_after_says() -> None:
-    s = Scripted(routes({
-        ("GET", JOB_PATH): [httpx.Response(429, headers={"Retry-After": "7"}, json={"message": "slow down"}),
-                            job_body()],
-        ("GET", DATASET_PATH): dataset_body(),
-    }))
+    s = Scripted(
+        routes(
+            {
+                ("GET", JOB_PATH): [
+                    httpx.Response(429, headers={"Retry-After": "7"}, json={"message": "slow down"}),
+                    job_body(),
+                ],
+                ("GET", DATASET_PATH): dataset_body(),
+            }
+        )
+    )
     job = await s.backend.get_job("batchjob_1")
     assert job.state is JobState.QUEUED
     assert s.sleeps == [7.0]
@@ -127,11 +165,19 @@ async def test_429_waits_as_long_as_retry_after_says() -> None:
 
 
 async def test_5xx_are_retried_with_backoff() -> None:
-    s = Scripted(routes({
-        ("GET", JOB_PATH): [httpx.Response(503), httpx.Response(502, text="bad gateway"), httpx.Response(520),
-                            job_body()],
-        ("GET", DATASET_PATH): dataset_body(),
-    }))
+    s = Scripted(
+        routes(
+            {
+                ("GET", JOB_PATH): [
+                    httpx.Response(503),
+                    httpx.Response(502, text="bad gateway"),
+                    httpx.Response(520),
+                    job_body(),
+                ],
+                ("GET", DATASET_PATH): dataset_body(),
+            }
+        )
+    )
     await s.backend.get_job("batchjob_1")
     assert s.paths("GET").count(JOB_PATH) == 4 and len(s.sleeps) == 3
     assert s.sleeps[0] < s.sleeps[2]  # exponential
@@ -152,10 +198,14 @@ async def test_creating_a_job_is_never_repeated() -> None:
 
 
 async def test_cancel_moves_the_stop_time_and_is_retried() -> None:
-    s = Scripted(routes({
-        ("PATCH", JOB_PATH): [httpx.Response(503), job_body(overview="Failed") | {}],
-        ("GET", DATASET_PATH): dataset_body(),
-    }))
+    s = Scripted(
+        routes(
+            {
+                ("PATCH", JOB_PATH): [httpx.Response(503), job_body(overview="Failed") | {}],
+                ("GET", DATASET_PATH): dataset_body(),
+            }
+        )
+    )
     await s.backend.cancel_job("batchjob_1")
     patches = [r for r in s.requests if r.method == "PATCH"]
     assert len(patches) == 2
@@ -172,26 +222,43 @@ async def test_items_are_uploaded_as_a_dataset_without_the_secret_key() -> None:
         uploads.append(request)
         return httpx.Response(200)
 
-    s = Scripted(routes({
-        ("POST", f"/projects/{PROJECT}/batch/datasets"): dataset_body(overview="Uploading", count=0),
-        ("PUT", "/bucket/f"): upload,
-        ("GET", DATASET_PATH): [dataset_body(overview="Uploading", count=0), dataset_body(count=2)],
-        ("POST", f"/projects/{PROJECT}/batch/webhooks"): {
-            "id": "webhook_9", "object": "batch_webhook", "projectId": PROJECT, "name": "n",
-            "endpoint": "https://hooks.test/h", "retries": {"maxRetries": 2, "maxBackoffMs": 15000},
-            "createDate": 1, "updateDate": 1},
-        ("POST", f"/projects/{PROJECT}/batch/jobs"): job_body(),
-    }))
+    s = Scripted(
+        routes(
+            {
+                ("POST", f"/projects/{PROJECT}/batch/datasets"): dataset_body(overview="Uploading", count=0),
+                ("PUT", "/bucket/f"): upload,
+                ("GET", DATASET_PATH): [dataset_body(overview="Uploading", count=0), dataset_body(count=2)],
+                ("POST", f"/projects/{PROJECT}/batch/webhooks"): {
+                    "id": "webhook_9",
+                    "object": "batch_webhook",
+                    "projectId": PROJECT,
+                    "name": "n",
+                    "endpoint": "https://hooks.test/h",
+                    "retries": {"maxRetries": 2, "maxBackoffMs": 15000},
+                    "createDate": 1,
+                    "updateDate": 1,
+                },
+                ("POST", f"/projects/{PROJECT}/batch/jobs"): job_body(),
+            }
+        )
+    )
     items = [{"url": "https://x/1.jpg"}, {"url": "https://x/2.jpg"}]
     job = await s.backend.create_job(
-        JobSpec(name="n", step="deploy_1", input=ItemsInput(items=items),
-                webhook=Webhook(url="https://hooks.test/h", secret="s3cret", max_attempts=3))
+        JobSpec(
+            name="n",
+            step="deploy_1",
+            input=ItemsInput(items=items),
+            webhook=Webhook(url="https://hooks.test/h", secret="s3cret", max_attempts=3),
+        )
     )
     assert job.progress.items_total == 2
     content = b'{"url":"https://x/1.jpg"}\n{"url":"https://x/2.jpg"}\n'
     declared = json.loads(s.requests[0].content)["spec"]["source"]
-    assert declared == {"kind": "UploadedNewlineDelimitedJsonFile", "sizeBytes": len(content),
-                        "crc32c": crc32c_base64(content)}
+    assert declared == {
+        "kind": "UploadedNewlineDelimitedJsonFile",
+        "sizeBytes": len(content),
+        "crc32c": crc32c_base64(content),
+    }
     assert uploads[0].content == content and str(uploads[0].url) == "https://storage.test/bucket/f?sig=a%2Fb"
     assert "Secret-Key" not in uploads[0].headers
     assert uploads[0].headers["Content-Type"] == "application/x-ndjson"
@@ -203,11 +270,15 @@ async def test_items_are_uploaded_as_a_dataset_without_the_secret_key() -> None:
 
 
 async def test_a_dataset_nexus_cannot_read_is_an_error() -> None:
-    s = Scripted(routes({
-        ("POST", f"/projects/{PROJECT}/batch/datasets"): dataset_body(overview="Uploading"),
-        ("PUT", "/bucket/f"): httpx.Response(200),
-        ("GET", DATASET_PATH): dataset_body(overview="FailedProcessing"),
-    }))
+    s = Scripted(
+        routes(
+            {
+                ("POST", f"/projects/{PROJECT}/batch/datasets"): dataset_body(overview="Uploading"),
+                ("PUT", "/bucket/f"): httpx.Response(200),
+                ("GET", DATASET_PATH): dataset_body(overview="FailedProcessing"),
+            }
+        )
+    )
     with pytest.raises(JobnodeError, match="FailedProcessing"):
         await s.backend.create_job(JobSpec(step="deploy_1", input=ItemsInput(items=[1])))
     assert not s.paths("POST")[1:]  # no job was created
@@ -240,8 +311,11 @@ async def test_bad_specs_fail_before_any_request(fields: dict[str, Any], match: 
 
 
 async def test_list_passes_the_cursors_and_filters_the_page() -> None:
-    listing = {"nextPage": "n2", "prevPage": "p0",
-               "data": [job_body("batchjob_2", delivered=2), job_body("batchjob_1")]}
+    listing = {
+        "nextPage": "n2",
+        "prevPage": "p0",
+        "data": [job_body("batchjob_2", delivered=2), job_body("batchjob_1")],
+    }
     s = Scripted(routes({("GET", f"/projects/{PROJECT}/batch/jobs"): listing, ("GET", DATASET_PATH): dataset_body()}))
     page = await s.backend.list_jobs(ListQuery(limit=2, cursor="c1", state=[JobState.SUCCEEDED]))
     assert [j.id for j in page.data] == ["batchjob_2"]
@@ -253,11 +327,17 @@ async def test_list_passes_the_cursors_and_filters_the_page() -> None:
 
 
 async def test_bulk_status_gets_each_job() -> None:
-    s = Scripted(routes({
-        ("GET", JOB_PATH): job_body(),
-        ("GET", f"/projects/{PROJECT}/batch/jobs/batchjob_x"): httpx.Response(404, json={"message": "not found"}),
-        ("GET", DATASET_PATH): dataset_body(),
-    }))
+    s = Scripted(
+        routes(
+            {
+                ("GET", JOB_PATH): job_body(),
+                ("GET", f"/projects/{PROJECT}/batch/jobs/batchjob_x"): httpx.Response(
+                    404, json={"message": "not found"}
+                ),
+                ("GET", DATASET_PATH): dataset_body(),
+            }
+        )
+    )
     page = await s.backend.list_jobs(ListQuery(ids=["batchjob_1", "batchjob_x"]))
     assert [j.id for j in page.data] == ["batchjob_1"]
 
@@ -271,11 +351,15 @@ async def test_delete_refuses_a_job_that_has_not_ended() -> None:
 
 
 async def test_delete_dry_run_deletes_nothing() -> None:
-    s = Scripted(routes({
-        ("GET", JOB_PATH): job_body(delivered=2),
-        ("GET", DATASET_PATH): dataset_body(),
-        ("DELETE", JOB_PATH): {"id": "batchjob_1", "deleted": True},
-    }))
+    s = Scripted(
+        routes(
+            {
+                ("GET", JOB_PATH): job_body(delivered=2),
+                ("GET", DATASET_PATH): dataset_body(),
+                ("DELETE", JOB_PATH): {"id": "batchjob_1", "deleted": True},
+            }
+        )
+    )
     plan = await s.backend.delete_job("batchjob_1", dry_run=True)
     assert plan.allowed and plan.dry_run and [st.id for st in plan.steps] == ["batchjob_1"]
     assert s.paths("DELETE") == []
@@ -301,8 +385,15 @@ async def test_what_nexus_does_not_have_is_unsupported() -> None:
 def log_server(times: list[int], levels: list[str] | None = None) -> Handler:
     """A Nexus logs endpoint over entries with these times: newest first, both times inclusive."""
     entries = [
-        {"kind": "ItemPredicted", "createTime": t, "id": f"e{i}", "level": (levels or ["Info"] * len(times))[i],
-         "item": f"item{i}", "status": "Delivered", "timeMs": 1.0}
+        {
+            "kind": "ItemPredicted",
+            "createTime": t,
+            "id": f"e{i}",
+            "level": (levels or ["Info"] * len(times))[i],
+            "item": f"item{i}",
+            "status": "Delivered",
+            "timeMs": 1.0,
+        }
         for i, t in enumerate(times)
     ]
     rank = {"Debug": 10, "Info": 20, "Warning": 30, "Error": 40}
@@ -313,8 +404,15 @@ def log_server(times: list[int], levels: list[str] | None = None) -> Handler:
         least = rank[q.get("minLevel", "Debug")]
         chosen = [e for e in entries if after <= e["createTime"] <= before and rank[e["level"]] >= least]
         chosen.sort(key=lambda e: (e["createTime"], int(e["id"][1:])), reverse=True)
-        return httpx.Response(200, json={"id": "l", "object": "batch_job_log", "projectId": PROJECT,
-                                         "entries": chosen[: int(q.get("maxEntries", 1000))]})
+        return httpx.Response(
+            200,
+            json={
+                "id": "l",
+                "object": "batch_job_log",
+                "projectId": PROJECT,
+                "entries": chosen[: int(q.get("maxEntries", 1000))],
+            },
+        )
 
     return routes({("GET", JOB_PATH + "/logs"): logs, ("GET", JOB_PATH): job_body(create=min(times, default=0) - 5)})
 
@@ -330,8 +428,10 @@ def bursty_times(total: int, seed: int) -> list[int]:
     return times
 
 
-@pytest.mark.parametrize(("total", "seed", "limit"), [(0, 1, 1000), (1, 1, 1000), (2600, 2, 1000), (2600, 3, 333),
-                                                      (5000, 4, 1000), (1200, 5, 7)])
+@pytest.mark.parametrize(
+    ("total", "seed", "limit"),
+    [(0, 1, 1000), (1, 1, 1000), (2600, 2, 1000), (2600, 3, 333), (5000, 4, 1000), (1200, 5, 7)],
+)
 @pytest.mark.parametrize("order", ["desc", "asc"])
 async def test_every_entry_comes_once_in_order(total: int, seed: int, limit: int, order: str) -> None:
     times = bursty_times(total, seed)
@@ -351,10 +451,15 @@ async def test_time_bounds_and_levels_are_sent_to_nexus() -> None:
     from jobnode.platforms.nexus.mapping import from_ms
 
     for order in ("desc", "asc"):
-        errors = [e async for e in client.jobs.iter_logs(
-            "batchjob_1", order=order, min_level="error", after_time=from_ms(after), before_time=from_ms(before))]
-        assert sorted(e.id for e in errors) == sorted(f"e{i}" for i, t in enumerate(times)
-                                                      if after <= t <= before and t % 10 == 0)
+        errors = [
+            e
+            async for e in client.jobs.iter_logs(
+                "batchjob_1", order=order, min_level="error", after_time=from_ms(after), before_time=from_ms(before)
+            )
+        ]
+        assert sorted(e.id for e in errors) == sorted(
+            f"e{i}" for i, t in enumerate(times) if after <= t <= before and t % 10 == 0
+        )
     assert all(r.url.params.get("minLevel") == "Error" for r in s.requests if r.url.path.endswith("/logs"))
 
 

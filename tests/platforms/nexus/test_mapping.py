@@ -18,11 +18,17 @@ def nexus_job(overview: str = "Waiting", *, items: dict[str, int] | None = None,
     spec = status.pop("spec", {})
     return wire.BatchJob.model_validate(
         {
-            "id": "batchjob_1", "name": "j", "projectId": "proj_1",
-            "spec": {"deployment": {"kind": "ExistingDeployment", "deploymentId": "deploy_1"},
-                     "datasetId": "dataset_1", **spec},
+            "id": "batchjob_1",
+            "name": "j",
+            "projectId": "proj_1",
+            "spec": {
+                "deployment": {"kind": "ExistingDeployment", "deploymentId": "deploy_1"},
+                "datasetId": "dataset_1",
+                **spec,
+            },
             "status": {"overview": overview, "message": "m", "updateDate": NOW, "items": items or {}, **status},
-            "createDate": NOW - 1000, "updateDate": NOW,
+            "createDate": NOW - 1000,
+            "updateDate": NOW,
         }
     )
 
@@ -54,11 +60,24 @@ def test_states(job: wire.BatchJob, item_count: int | None, state: JobState) -> 
 
 
 def test_progress_maps_each_counter() -> None:
-    job = nexus_job(items={"Gathered": 9, "FailedGather": 1, "Preprocessed": 8, "FailedProcess": 1, "Predicted": 6,
-                           "FailedPredict": 2, "Delivered": 5, "FailedDeliver": 3})
+    job = nexus_job(
+        items={
+            "Gathered": 9,
+            "FailedGather": 1,
+            "Preprocessed": 8,
+            "FailedProcess": 1,
+            "Predicted": 6,
+            "FailedPredict": 2,
+            "Delivered": 5,
+            "FailedDeliver": 3,
+        }
+    )
     progress = mapping.progress(job, 10)
     assert (progress.items_total, progress.items_gathered, progress.items_processed, progress.items_failed) == (
-        10, 9, 6, 4
+        10,
+        9,
+        6,
+        4,
     )
     assert (progress.items_delivered, progress.items_failed_delivery) == (5, 3)
 
@@ -73,8 +92,16 @@ def test_to_job_keeps_the_raw_overview_and_the_dataset_as_input() -> None:
 
 def test_log_entries_and_levels() -> None:
     entry = mapping.to_log_entry(
-        wire.LogEntry(kind="ItemFailed", create_time=NOW, id="7", level="Error", item="a.jpg", status="Failed",
-                      time_ms=1.5, reason="bad")
+        wire.LogEntry(
+            kind="ItemFailed",
+            create_time=NOW,
+            id="7",
+            level="Error",
+            item="a.jpg",
+            status="Failed",
+            time_ms=1.5,
+            reason="bad",
+        )
     )
     assert (entry.level, entry.item, entry.message, entry.duration_ms) == (LogLevel.ERROR, "a.jpg", "bad", 1.5)
     assert entry.time == datetime.fromtimestamp(NOW / 1000, UTC)
@@ -92,8 +119,9 @@ def test_project_ids_get_their_prefix() -> None:
 
 
 def spec(**fields: Any) -> JobSpec:
-    return JobSpec(**{"name": "nightly", "step": "deploy_abc", "input": ArtifactsInput(artifacts=["dataset_1"]),
-                      **fields})
+    return JobSpec(
+        **{"name": "nightly", "step": "deploy_abc", "input": ArtifactsInput(artifacts=["dataset_1"]), **fields}
+    )
 
 
 def test_an_existing_deployment_with_times() -> None:
@@ -116,12 +144,19 @@ def test_an_existing_deployment_with_times() -> None:
 def test_an_artifact_deploys_with_the_params() -> None:
     body = mapping.create_request(
         spec(step="artifact_x", step_version="3", params={"region": "us-central1", "instance_id": "instance_t4"}),
-        dataset_id="dataset_1", webhook_id=None,
+        dataset_id="dataset_1",
+        webhook_id=None,
     ).to_wire()
     assert body["spec"]["deployment"] == {
         "kind": "NewEphemeralDeployment",
-        "template": {"name": "nightly", "artifactId": "artifact_x", "replicas": 1, "region": "us-central1",
-                     "versionTag": "3", "instanceId": "instance_t4"},
+        "template": {
+            "name": "nightly",
+            "artifactId": "artifact_x",
+            "replicas": 1,
+            "region": "us-central1",
+            "versionTag": "3",
+            "instanceId": "instance_t4",
+        },
     }
     assert body["spec"]["resultDelivery"] == {"destinations": []}
 
@@ -132,7 +167,7 @@ def test_an_unknown_artifact_param_is_named() -> None:
 
 
 def test_params_of_an_existing_deployment_are_refused() -> None:
-    with pytest.raises(ValueError, match="params: .*takes no parameters"):
+    with pytest.raises(ValueError, match=r"params: .*takes no parameters"):
         mapping.deployment_for(spec(params={"top_k": 3}))
     with pytest.raises(ValueError, match="step_version"):
         mapping.deployment_for(spec(step_version="2"))

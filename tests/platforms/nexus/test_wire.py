@@ -28,8 +28,16 @@ GUIDE_JOB: dict[str, Any] = {
         "overview": "Reached",
         "message": "Finished",
         "updateDate": 1723734509417,
-        "items": {"Gathered": 50, "FailedGather": 0, "Preprocessed": 50, "FailedProcess": 0, "Predicted": 50,
-                  "FailedPredict": 0, "Delivered": 50, "FailedDeliver": 0},
+        "items": {
+            "Gathered": 50,
+            "FailedGather": 0,
+            "Preprocessed": 50,
+            "FailedProcess": 0,
+            "Predicted": 50,
+            "FailedPredict": 0,
+            "Delivered": 50,
+            "FailedDeliver": 0,
+        },
     },
     "createDate": 1723734419985,
     "updateDate": 1723734509434,
@@ -45,20 +53,34 @@ def test_a_guide_job_round_trips_with_its_casing() -> None:
 
 def test_counters_are_pascal_case_and_all_sent() -> None:
     counts = wire.ItemCounts(predicted=3)
-    assert counts.to_wire() == {"Gathered": 0, "FailedGather": 0, "Preprocessed": 0, "FailedProcess": 0,
-                                "Predicted": 3, "FailedPredict": 0, "Delivered": 0, "FailedDeliver": 0}
+    assert counts.to_wire() == {
+        "Gathered": 0,
+        "FailedGather": 0,
+        "Preprocessed": 0,
+        "FailedProcess": 0,
+        "Predicted": 3,
+        "FailedPredict": 0,
+        "Delivered": 0,
+        "FailedDeliver": 0,
+    }
     assert wire.ItemCounts.model_validate({"FailedDeliver": 2}).failed_deliver == 2
 
 
 def test_an_ephemeral_deployment_is_told_apart_by_its_kind() -> None:
     spec = wire.BatchJobSpec.model_validate(
-        {"deployment": {"kind": "NewEphemeralDeployment",
-                        "template": {"artifactId": "artifact_abc", "instanceId": "instance_t4-standard-1g"}}}
+        {
+            "deployment": {
+                "kind": "NewEphemeralDeployment",
+                "template": {"artifactId": "artifact_abc", "instanceId": "instance_t4-standard-1g"},
+            }
+        }
     )
     assert isinstance(spec.deployment, wire.NewEphemeralDeployment)
     assert spec.deployment.template.artifact_id == "artifact_abc"
-    assert spec.to_wire()["deployment"]["template"] == {"artifactId": "artifact_abc",
-                                                          "instanceId": "instance_t4-standard-1g"}
+    assert spec.to_wire()["deployment"]["template"] == {
+        "artifactId": "artifact_abc",
+        "instanceId": "instance_t4-standard-1g",
+    }
     assert spec.to_wire()["resultDelivery"] == {"destinations": []}
 
 
@@ -76,8 +98,15 @@ def test_a_page_sends_its_cursors_even_when_null() -> None:
 
 def test_a_log_entry_defaults_its_reason() -> None:
     entry = wire.LogEntry.model_validate(
-        {"kind": "ItemPredicted", "createTime": 1723080300011, "id": "1e0a", "level": "Info",
-         "item": "https://my-endpoint.url/blood_cell/36.jpg", "status": "Delivered", "timeMs": 9819.226}
+        {
+            "kind": "ItemPredicted",
+            "createTime": 1723080300011,
+            "id": "1e0a",
+            "level": "Info",
+            "item": "https://my-endpoint.url/blood_cell/36.jpg",
+            "status": "Delivered",
+            "timeMs": 9819.226,
+        }
     )
     assert entry.reason == "" and entry.time_ms == pytest.approx(9819.226)
 

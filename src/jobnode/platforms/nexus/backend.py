@@ -58,6 +58,8 @@ DEFAULT_URL = "https://api.datature.io"
 #: Datature's SDK also retries 520-524 (errors of the proxy in front of Nexus)
 NEXUS_RETRY = RetryPolicy(statuses=frozenset({429, 500, 502, 503, 504, 520, 521, 522, 523, 524}))
 DATASET_READY_TIMEOUT = 600.0
+#: the entries an oldest-first time window aims at: well under a page, so that most windows come back whole
+WINDOW_TARGET = 800
 
 
 def parse_nexus_error(response: httpx.Response) -> tuple[str, str | None, Any]:
@@ -258,7 +260,10 @@ class NexusBackend:
                 platform=self.platform,
             )
         plan = DeletePlan(
-            job_id=job_id, targets=[job_id], allowed=True, dry_run=dry_run,
+            job_id=job_id,
+            targets=[job_id],
+            allowed=True,
+            dry_run=dry_run,
             steps=[DeleteStep(action="delete_job", id=job_id)],
         )
         if not dry_run:
@@ -351,9 +356,7 @@ class NexusBackend:
 
     def _dataset_id(self, job_input: ArtifactsInput) -> str:
         if len(job_input.artifacts) != 1 or not job_input.artifacts[0].startswith("dataset_"):
-            raise ValueError(
-                "input.artifacts: a Nexus job runs over exactly one dataset; name its id (dataset_...)"
-            )
+            raise ValueError("input.artifacts: a Nexus job runs over exactly one dataset; name its id (dataset_...)")
         return job_input.artifacts[0]
 
     async def _dataset_for(self, spec: JobSpec) -> tuple[str, int | None]:
@@ -379,7 +382,9 @@ class NexusBackend:
         if spec.webhook is None:
             return self.webhook_id
         webhook = await self.create_webhook(
-            f"{spec.name}-results", spec.webhook.url, secret=spec.webhook.secret,
+            f"{spec.name}-results",
+            spec.webhook.url,
+            secret=spec.webhook.secret,
             max_retries=spec.webhook.max_attempts - 1,
         )
         return webhook.id
@@ -391,7 +396,10 @@ class NexusBackend:
     ) -> list[wire.LogEntry]:
         response = await self._get(
             f"{self._base}/jobs/{job_id}/logs",
-            afterTime=after, beforeTime=before, minLevel=level, maxEntries=max_entries,
+            afterTime=after,
+            beforeTime=before,
+            minLevel=level,
+            maxEntries=max_entries,
         )
         return wire.JobLogs.model_validate_json(response.content).entries
 
@@ -445,17 +453,18 @@ class NexusBackend:
                 # the window holds 1,000 entries or more, and only its newest came back: narrow it
                 if stop == start:
                     raise _tie_error(job_id, start)
-                span = raw[0].create_time - raw[-1].create_time + 1
-                width = max(1, min((stop - start + 1) // 2, span // 2))
+                span = raw[0].create_time - raw[-1].create_time + 1  # what the newest 1,000 spanned
+                width = max(1, min(stop - start, span * WINDOW_TARGET // wire.LOG_PAGE_MAX))
                 continue
-            fresh = list(reversed(raw))
+            fresh = [e for e in reversed(raw) if e.id not in seen]
             if len(fresh) > limit:
                 page = fresh[:limit]
                 at = page[-1].create_time
                 at_seen = [e.id for e in page if e.create_time == at] + (sorted(seen) if at == start else [])
                 return page, _LogCursor(order="asc", at=at, seen=at_seen, end=end, width=width)
-            # the whole window fits: widen the next one when it was sparse
-            width = width * 2 if len(raw) < wire.LOG_PAGE_MAX // 4 else width
+            # the whole window fit: size the next one to the density seen in this one
+            used = stop - start + 1
+            width = min(used * 8, max(1, used * WINDOW_TARGET // len(raw))) if raw else used * 8
             start, seen = stop + 1, set()
             if fresh:
                 more = start <= end
@@ -468,9 +477,7 @@ class NexusBackend:
         if query.before_time is not None:
             end = mapping.to_ms(query.before_time)
         else:
-            newest = await self._log_page(
-                job_id, after=None, before=None, level=level, max_entries=1
-            )
+            newest = await self._log_page(job_id, after=None, before=None, level=level, max_entries=1)
             if not newest:
                 return None
             end = newest[0].create_time

@@ -17,8 +17,8 @@ How Nexus maps onto the local engine:
 - **Webhooks** receive the results as the engine delivers them (signed with the webhook's secret, its base64 text,
   retried `maxRetries` times). `Delivered` counts the items delivered; `FailedDeliver` counts the items whose results
   could not be delivered, including those that failed before (so `Delivered + FailedDeliver` reaches the dataset's
-  `itemCount` once the job is done, which is what Datature's waiter waits for). A job without a webhook keeps its
-  results in the engine's `results` artifact and counts them as delivered.
+  `itemCount` once the job is done, which is what Datature's waiter waits for, and not before its final overview).
+  A job without a webhook keeps its results in the engine's `results` artifact and counts them as delivered.
 - **Status**: `Waiting` while the engine job is scheduled, queued or running; `Reached` when it finished;
   `Failed` when it was cancelled (`cancelledAt` is set), passed its stop time, failed, or delivered nothing.
 - **Cancel** is `PATCH {"spec": {"stopAtTime": now}}`; a stop time in the future is refused (400).
@@ -54,7 +54,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jobnode.core.models import ItemsInput, JobSpec
+from jobnode.core.models import DelimitedInput, JobSpec
 from jobnode.core.models import Webhook as EngineWebhook
 from jobnode.platforms.nexus import wire
 from jobnode.platforms.nexus.checksum import crc32c_base64
@@ -81,11 +81,13 @@ PUBLIC_PREFIXES = ("/healthz", "/uploads/", "/openapi.json", "/docs", "/redoc")
 INSTANCES = [
     wire.AvailableInstance(instance_id="instance_x1cpu-standard", resources={"cpu": 1, "ram": 4096}),
     wire.AvailableInstance(
-        instance_id="instance_t4-standard-1g", resources={"cpu": 4, "ram": 16384, "GPU_T4": 1},
+        instance_id="instance_t4-standard-1g",
+        resources={"cpu": 4, "ram": 16384, "GPU_T4": 1},
         accelerator={"kind": "NvidiaGpu", "name": "T4", "count": 1},
     ),
     wire.AvailableInstance(
-        instance_id="instance_l4-standard-1g", resources={"cpu": 4, "ram": 16384, "GPU_L4": 1},
+        instance_id="instance_l4-standard-1g",
+        resources={"cpu": 4, "ram": 16384, "GPU_L4": 1},
         accelerator={"kind": "NvidiaGpu", "name": "L4", "count": 1},
     ),
 ]
@@ -102,6 +104,7 @@ _LOG_JSON = (
 
 
 def now_ms() -> int:
+    """The service's clock in epoch milliseconds, the unit of every Nexus time."""
     return int(time.time() * 1000)
 
 
@@ -237,7 +240,8 @@ class NexusEmulator:
         dataset_id = row["id"]
         if len(content) != row["size_bytes"] or crc32c_base64(content) != row["crc32c"]:
             self._dataset_state(
-                dataset_id, wire.DATASET_FAILED_UPLOAD,
+                dataset_id,
+                wire.DATASET_FAILED_UPLOAD,
                 f"the file ({len(content)} bytes) is not the one declared ({row['size_bytes']} bytes, crc32c "
                 f"{row['crc32c']}); create the dataset again with the file's size and CRC32C",
             )
@@ -297,13 +301,15 @@ class NexusEmulator:
             raise NexusProblem(
                 400, f"spec.deployment: step {step.name!r} needs parameters, which a Nexus job cannot give"
             ) from None
-        items = list(_items(self.records.dataset_path(dataset["id"]).read_bytes()))
+        path = self.records.dataset_path(dataset["id"])
+        items = list(_items(path.read_bytes()))
         try:
             engine_spec = JobSpec(
                 name=body.name,
                 step=step.name,
                 step_version=step.version,
-                input=ItemsInput(items=items),
+                # the dataset's file, which the items were read from: a spec that names it stays small
+                input=DelimitedInput(paths=[str(path)]),
                 batch_size=BATCH_SIZE,
                 workers=WORKERS,
                 max_item_failures=len(items),  # on Nexus an item failure fails that item only
@@ -312,7 +318,7 @@ class NexusEmulator:
                 tags=["nexus", project_id],
                 webhook=engine_webhook,
             )
-        except ValidationError as exc:
+        except ValidationError as exc:  # the one rule left to check: the stop time comes after the start time
             raise NexusProblem(400, f"spec.stopAtTime: {exc.errors()[0]['msg']}") from None
         engine_id, _ = self.engine.create(NewJob(spec=engine_spec, step=step, params=params, items=items))
         job_id = f"batchjob_{uuid.uuid4()}"
@@ -420,9 +426,19 @@ def _status(row: sqlite3.Row, record: sqlite3.Row, *, has_webhook: bool) -> wire
         delivered, failed_deliver = processed, failed
     if ended and state not in ("cancelled", "timed_out"):
         failed_deliver = total - delivered  # every item is settled once the engine job has ended
+    elif not ended and total and delivered + failed_deliver >= total:
+        # Items settle with the job: the counters complete only together with the final overview, so that a waiter
+        # that stops on them (Datature's does) reads a finished job, not the "Waiting" of the moment before the
+        # engine ends it. One item is held back meanwhile (for a few milliseconds).
+        if failed_deliver:
+            failed_deliver = total - delivered - 1
+        else:
+            delivered = total - 1
+    # the items of batches in flight are with the model: preprocessed, not yet predicted
+    in_flight = row["batches_running"] * BATCH_SIZE if state == "running" else 0
     items = wire.ItemCounts(
         gathered=0 if state == "scheduled" else total,
-        preprocessed=processed + failed,
+        preprocessed=min(total, processed + failed + in_flight),
         predicted=processed,
         failed_predict=failed,
         delivered=delivered,
@@ -501,6 +517,14 @@ def create_app(engine: Engine, *, token: str | None = None, rate_limit: float | 
 
     With a `token`, requests must carry it as their `Secret-Key`; `rate_limit` (default: the environment's
     `JOBNODE_NEXUS_RATE_LIMIT`) caps each key's requests per second, answering 429 with `Retry-After` beyond it.
+    `jobnode serve --platform nexus` serves it; to serve it yourself:
+
+    Example:
+        ```python
+        engine = Engine(data_dir, step_modules=["my_steps"])
+        engine.start()
+        uvicorn.run(create_app(engine, token="s3cret"), host="127.0.0.1", port=8080)
+        ```
     """
     app = FastAPI(
         title="jobnode: Datature Nexus batch API emulator",
@@ -531,9 +555,7 @@ def create_app(engine: Engine, *, token: str | None = None, rate_limit: float | 
                 if wait > 0:
                     seconds = max(1, math.ceil(wait))
                     return _problem_response(
-                        NexusProblem(
-                            429, f"Too many requests: retry after {seconds}s", {"Retry-After": str(seconds)}
-                        )
+                        NexusProblem(429, f"Too many requests: retry after {seconds}s", {"Retry-After": str(seconds)})
                     )
         try:
             response: Response = await call_next(request)
@@ -637,10 +659,16 @@ def create_app(engine: Engine, *, token: str | None = None, rate_limit: float | 
         nexus.records.insert(
             "datasets",
             {
-                "id": dataset_id, "project_id": project_id, "name": body.name,
-                "size_bytes": body.spec.source.size_bytes, "crc32c": body.spec.source.crc32c,
-                "overview": wire.DATASET_UPLOADING, "message": "Waiting for the file to be uploaded",
-                "created": now, "updated": now, "expires": now + DATASET_LIFETIME_MS,
+                "id": dataset_id,
+                "project_id": project_id,
+                "name": body.name,
+                "size_bytes": body.spec.source.size_bytes,
+                "crc32c": body.spec.source.crc32c,
+                "overview": wire.DATASET_UPLOADING,
+                "message": "Waiting for the file to be uploaded",
+                "created": now,
+                "updated": now,
+                "expires": now + DATASET_LIFETIME_MS,
             },
         )
         return _json(nexus.dataset_json(dataset_or_404(project_id, dataset_id), base_url(request)), 201)
@@ -653,8 +681,11 @@ def create_app(engine: Engine, *, token: str | None = None, rate_limit: float | 
             raise cursor_problem(exc) from None
         base = base_url(request)
         return _json(
-            {"nextPage": listing.next_page, "prevPage": listing.prev_page,
-             "data": [nexus.dataset_json(r, base) for r in listing.rows]}
+            {
+                "nextPage": listing.next_page,
+                "prevPage": listing.prev_page,
+                "data": [nexus.dataset_json(r, base) for r in listing.rows],
+            }
         )
 
     @app.get(datasets_path + "/{dataset_id}", tags=["datasets"])
@@ -705,10 +736,15 @@ def create_app(engine: Engine, *, token: str | None = None, rate_limit: float | 
         nexus.records.insert(
             "webhooks",
             {
-                "id": webhook_id, "project_id": project_id, "name": body.name or "webhook",
-                "endpoint": checked_endpoint(body.spec.endpoint), "secret": secret,
-                "max_retries": retries.max_retries, "max_backoff_ms": retries.max_backoff_ms,
-                "created": now, "updated": now,
+                "id": webhook_id,
+                "project_id": project_id,
+                "name": body.name or "webhook",
+                "endpoint": checked_endpoint(body.spec.endpoint),
+                "secret": secret,
+                "max_retries": retries.max_retries,
+                "max_backoff_ms": retries.max_backoff_ms,
+                "created": now,
+                "updated": now,
             },
         )
         return _json(nexus.webhook_json(webhook_or_404(project_id, webhook_id)), 201)
@@ -720,8 +756,11 @@ def create_app(engine: Engine, *, token: str | None = None, rate_limit: float | 
         except BadCursor as exc:
             raise cursor_problem(exc) from None
         return _json(
-            {"nextPage": listing.next_page, "prevPage": listing.prev_page,
-             "data": [nexus.webhook_json(r) for r in listing.rows]}
+            {
+                "nextPage": listing.next_page,
+                "prevPage": listing.prev_page,
+                "data": [nexus.webhook_json(r) for r in listing.rows],
+            }
         )
 
     @app.get(webhooks_path + "/{webhook_id}", tags=["webhooks"])
@@ -756,16 +795,22 @@ def create_app(engine: Engine, *, token: str | None = None, rate_limit: float | 
         row = await run_in_threadpool(webhook_or_404, project_id, webhook_id)
         body = json.dumps({"kind": "WebhookTest", "webhookId": webhook_id, "projectId": project_id}).encode()
         timestamp = str(int(time.time()))
-        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
-                   SIGNATURE_HEADER: sign(row["secret"], timestamp, body)}
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(row["secret"], timestamp, body),
+        }
         started = time.perf_counter()
         try:
             async with httpx.AsyncClient(timeout=10.0) as http:
                 answer = await http.post(row["endpoint"], content=body, headers=headers)
         except httpx.HTTPError as exc:
             result = wire.WebhookTestResult(
-                status="Failed", response_code=0, latency_ms=int((time.perf_counter() - started) * 1000),
-                attempt_count=1, reason=f"{type(exc).__name__}: could not reach the endpoint",
+                status="Failed",
+                response_code=0,
+                latency_ms=int((time.perf_counter() - started) * 1000),
+                attempt_count=1,
+                reason=f"{type(exc).__name__}: could not reach the endpoint",
             )
         else:
             result = wire.WebhookTestResult(

@@ -43,8 +43,15 @@ ARTIFACT_PREFIX = "artifact_"
 PROJECT_PREFIX = "proj_"
 
 _LEVELS = {LogLevel.DEBUG: "Debug", LogLevel.INFO: "Info", LogLevel.WARNING: "Warning", LogLevel.ERROR: "Error"}
-_LEVEL_WORDS = {"debug": LogLevel.DEBUG, "info": LogLevel.INFO, "warning": LogLevel.WARNING, "warn": LogLevel.WARNING,
-                "error": LogLevel.ERROR, "fatal": LogLevel.ERROR, "critical": LogLevel.ERROR}
+_LEVEL_WORDS = {
+    "debug": LogLevel.DEBUG,
+    "info": LogLevel.INFO,
+    "warning": LogLevel.WARNING,
+    "warn": LogLevel.WARNING,
+    "error": LogLevel.ERROR,
+    "fatal": LogLevel.ERROR,
+    "critical": LogLevel.ERROR,
+}
 
 
 def to_ms(when: datetime) -> int:
@@ -55,6 +62,7 @@ def to_ms(when: datetime) -> int:
 
 
 def from_ms(ms: int | None) -> datetime | None:
+    """A UTC datetime from epoch milliseconds (None stays None)."""
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
@@ -110,7 +118,11 @@ def job_state(job: wire.BatchJob, item_count: int | None, now_ms: int) -> JobSta
     if status.overview == wire.REACHED:
         return JobState.TIMED_OUT if stop is not None and stop <= now_ms else JobState.RUNNING
     started = (
-        items.preprocessed + items.failed_process + items.predicted + items.failed_predict + items.delivered
+        items.preprocessed
+        + items.failed_process
+        + items.predicted
+        + items.failed_predict
+        + items.delivered
         + items.failed_deliver
     )
     if started:
@@ -143,7 +155,14 @@ def deployment_ref(job: wire.BatchJob) -> str:
 
 
 def to_job(job: wire.BatchJob, item_count: int | None, *, url: str, now_ms: int) -> Job:
-    """A Nexus job in jobnode's vocabulary; the raw overview is `raw_state`, the whole body is `raw`."""
+    """A Nexus job in jobnode's vocabulary; the raw overview is `raw_state`, the whole body is `raw`.
+
+    Example:
+        ```python
+        job = to_job(wire.BatchJob.model_validate(body), item_count=50, url=url, now_ms=int(time.time() * 1000))
+        job.state, job.raw_state, job.progress.items_delivered   # (JobState.SUCCEEDED, "Reached", 50)
+        ```
+    """
     state = job_state(job, item_count, now_ms)
     ended: datetime | None = None
     if state.is_terminal:
@@ -171,6 +190,7 @@ def to_job(job: wire.BatchJob, item_count: int | None, *, url: str, now_ms: int)
 
 
 def to_log_entry(entry: wire.LogEntry) -> LogEntry:
+    """A Nexus log entry as jobnode's: `createTime` is the time, `timeMs` the duration, `reason` the message."""
     return LogEntry(
         id=entry.id,
         time=from_ms(entry.create_time),
@@ -259,6 +279,13 @@ def create_request(
     `timeout` becomes the stop time (start time, or now, plus the timeout) unless `stop_at` is given. Fields that
     tune jobnode's own engine (`batch_size`, `workers`, `max_attempts`, `max_item_failures`) and `tags` have no
     Nexus counterpart and are not sent.
+
+    Example:
+        ```python
+        spec = JobSpec(name="nightly", step="deploy_3286bd71", input=ArtifactsInput(artifacts=["dataset_652e"]))
+        create_request(spec, dataset_id="dataset_652e", webhook_id="webhook_ed98").to_wire()
+        # {"name": "nightly", "spec": {"deployment": {"kind": "ExistingDeployment", "deploymentId": ...}, ...}}
+        ```
     """
     start = to_ms(spec.start_at) if spec.start_at else None
     stop = to_ms(spec.stop_at) if spec.stop_at else None

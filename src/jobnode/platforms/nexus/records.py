@@ -63,6 +63,8 @@ Table = Literal["datasets", "webhooks", "jobs"]
 
 @dataclass(frozen=True)
 class Listing:
+    """One page of records, with the cursors of the pages beside it (None at either end)."""
+
     rows: list[sqlite3.Row]
     next_page: str | None
     prev_page: str | None
@@ -158,4 +160,3 @@ class Records:
             encode_cursor(before=rows[-1]["seq"]) if older else None,
             encode_cursor(after=rows[0]["seq"]) if newer else None,
         )
-

@@ -138,7 +138,7 @@ class BatchJob(Wire):
 
 
 class CreateJobRequest(Wire):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200)
     spec: BatchJobSpec
 
 

@@ -1,0 +1,231 @@
+"""Iterating a big Nexus log (issue 6). Prints; asserts nothing about speed.
+
+    .venv/bin/python bench/bench_nexus_logs.py [--entries 100000] [--repeat 3]
+
+A real `jobnode serve --platform nexus` on 127.0.0.1 runs one batch job over `--entries` dataset items (the
+`identity` step, no webhook: one log entry per item). Then, against that same emulator, in one run, each in a
+process of its own so that their memory is their own:
+
+1. jobnode, newest first: `AsyncClient(platform="nexus").jobs.iter_logs(job, order="desc")`: pages of 1,000,
+   `beforeTime` paging, de-duplication at the boundary millisecond (the algorithm of Datature's SDK);
+2. jobnode, oldest first (`order="asc"`, the default): time windows sized to hold fewer than 1,000 entries;
+3. Datature's SDK, unmodified: `project.batch.jobs.get_all_log_entries(job)`, in its own environment (skipped,
+   with a note, until `python tests/conformance/nexus/setup_env.py` has made it).
+
+For each: entries (and how many were unique), entries/s, the growth of the process's peak RSS during the iteration
+(after one warm-up page), and its peak RSS; `--repeat` runs of each, interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import runpy
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rss_mb() -> float:
+    """The process's resident memory now (Linux), else its peak so far."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 1024 / 1024
+
+
+class Seen:
+    """Which entry ids came, and how often, in a bitmap: the emulator's ids are small integers, and a set of 100,000
+    strings would weigh more than what is being measured."""
+
+    def __init__(self) -> None:
+        self.count = self.repeats = 0
+        self._bits = bytearray()
+
+    def add(self, entry_id: str) -> None:
+        i = int(entry_id)
+        if i >= len(self._bits):
+            self._bits.extend(bytes(i - len(self._bits) + (1 << 16)))
+        self.count += 1
+        self.repeats += self._bits[i]
+        self._bits[i] = 1
+
+
+def measure(iterate: Any) -> dict[str, Any]:
+    """Run `iterate()`, which returns the ids it saw and the most entries it saw in one millisecond."""
+    before = rss_mb()
+    start = time.perf_counter()
+    seen, widest = iterate()
+    return figures(seen, widest, time.perf_counter() - start, before)
+
+
+async def measure_async(iterate: Any) -> dict[str, Any]:
+    before = rss_mb()
+    start = time.perf_counter()
+    seen, widest = await iterate()
+    return figures(seen, widest, time.perf_counter() - start, before)
+
+
+def figures(seen: Seen, widest: int, seconds: float, rss_before: float) -> dict[str, Any]:
+    return {
+        "entries": seen.count,
+        "unique": seen.count - seen.repeats,
+        "seconds": seconds,
+        "widest_ms": widest,
+        "rss_growth_mb": max(0.0, peak_rss_mb() - rss_before),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+# -- the children (the SDK's needs only the standard library and datature) ------------------------------------------
+
+
+def child_jobnode(args: argparse.Namespace, order: str) -> dict[str, Any]:
+    import asyncio
+
+    import jobnode
+
+    async def run() -> dict[str, Any]:
+        async with jobnode.AsyncClient(args.url, args.token, platform="nexus", project_id=args.project) as client:
+            # imports, the connection and one page of parsing are warm before the clock starts
+            await client.jobs.logs(args.job, order=order)
+
+            async def iterate() -> tuple[Seen, int]:
+                seen = Seen()
+                widest = run_length = 0
+                last = None
+                async for entry in client.jobs.iter_logs(args.job, order=order):
+                    seen.add(entry.id)
+                    run_length = run_length + 1 if entry.time == last else 1
+                    widest, last = max(widest, run_length), entry.time
+                return seen, widest
+
+            return await measure_async(iterate)
+
+    return asyncio.run(run())
+
+
+def child_sdk(args: argparse.Namespace) -> dict[str, Any]:
+    sys.stdout = open(os.devnull, "w")  # the SDK draws a progress bar  # noqa: SIM115
+    from datature.nexus import Client
+
+    project = Client(args.token, endpoint=args.url).get_project(args.project)
+    project.batch.jobs.get_logs(args.job)  # imports, the connection and one page are warm before the clock starts
+
+    def iterate() -> tuple[Seen, int]:
+        seen = Seen()
+        for entry in project.batch.jobs.get_all_log_entries(args.job):
+            seen.add(entry.id)
+        return seen, 0
+
+    return measure(iterate)
+
+
+def run_child(python: str, kind: str, common: list[str]) -> dict[str, Any]:
+    done = subprocess.run([python, __file__, "--child", kind, *common], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{kind} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -- the parent -----------------------------------------------------------------------------------------------------
+
+
+def make_job(url: str, token: str, project: str, entries: int) -> str:
+    import asyncio
+
+    from jobnode.core.models import ArtifactsInput, JobSpec
+    from jobnode.platforms.nexus.backend import NexusBackend
+
+    async def run() -> str:
+        backend = NexusBackend(url, token=token, project_id=project)
+        content = "".join(json.dumps({"url": f"https://bench.test/cells/{i}.jpg"}) + "\n" for i in range(entries))
+        start = time.perf_counter()
+        dataset = await backend.upload_dataset("bench", content.encode())
+        job = await backend.create_job(
+            JobSpec(name="bench-logs", step="deploy_identity", input=ArtifactsInput(artifacts=[dataset.id]))
+        )
+        import jobnode
+
+        done = await jobnode.AsyncClient(backend=backend).jobs.wait(job.id, timeout=3600, poll_interval=0.5)
+        print(f"made job {job.id}: {entries} items, {done.state.value}, in {time.perf_counter() - start:.1f}s")
+        await backend.aclose()
+        return job.id
+
+    return asyncio.run(run())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each iteration (the machine may be busy)")
+    parser.add_argument("--child", choices=["jobnode-desc", "jobnode-asc", "sdk"], help=argparse.SUPPRESS)
+    for name in ("--url", "--token", "--project", "--job"):
+        parser.add_argument(name, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child == "sdk":
+        print(json.dumps(child_sdk(args)), file=sys.__stdout__)
+        return 0
+    if args.child:
+        print(json.dumps(child_jobnode(args, args.child.removeprefix("jobnode-"))))
+        return 0
+
+    import secrets
+
+    from jobnode.service.process import ServiceProcess
+
+    sdk_python = runpy.run_path(str(ROOT / "tests" / "conformance" / "nexus" / "setup_env.py"))["env_python"]()
+    token, project = secrets.token_hex(16), "proj_bench"
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ServiceProcess(Path(tmp), token=token, extra_args=["--platform", "nexus"]) as service,
+    ):
+        job_id = make_job(service.url, token, project, args.entries)
+        common = ["--url", service.url, "--token", token, "--project", project, "--job", job_id]
+        kinds = [
+            ("jobnode, newest first", sys.executable, "jobnode-desc"),
+            ("jobnode, oldest first", sys.executable, "jobnode-asc"),
+        ]
+        if Path(sdk_python).exists():
+            kinds.append(("datature SDK get_all_log_entries", str(sdk_python), "sdk"))
+        else:
+            print(f"(no SDK run: {sdk_python} is missing; run python tests/conformance/nexus/setup_env.py)")
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in kinds}
+        for _ in range(args.repeat):  # interleaved, so that each sees the same machine
+            for name, python, kind in kinds:
+                runs[name].append(run_child(python, kind, common))
+    print(f"\n{args.repeat} run(s) each; entries/s median (best), memory median")
+    print(f"{'iteration':34} {'entries':>8} {'unique':>8} {'entries/s':>18} {'RSS growth MB':>14} {'peak RSS MB':>12}")
+    for name, results in runs.items():
+        rates = [r["entries"] / r["seconds"] for r in results]
+        last = results[-1]
+        print(
+            f"{name:34} {last['entries']:>8} {last['unique']:>8} "
+            f"{statistics.median(rates):>9.0f} ({max(rates):>6.0f}) "
+            f"{statistics.median(r['rss_growth_mb'] for r in results):>14.1f} "
+            f"{statistics.median(r['peak_rss_mb'] for r in results):>12.1f}"
+        )
+    widest = runs["jobnode, newest first"][-1]["widest_ms"]
+    print(f"\nat most {widest} entries share one millisecond (a page holds 1000)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

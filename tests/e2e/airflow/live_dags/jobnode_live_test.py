@@ -1,0 +1,46 @@
+"""A DAG for the end-to-end test with real Airflow processes: a task that defers (a user then marks it failed),
+and a task whose first try is killed after it started its job (its retry must wait for that same job)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG
+
+from jobnode.airflow.operators import JobnodeSubmitJobOperator
+
+
+class DiesOnFirstTry(JobnodeSubmitJobOperator):
+    """Starts its job, then dies on its first try the way a killed worker does: SIGKILL, no clean-up at all."""
+
+    def execute(self, context: Any) -> Any:
+        if context["ti"].try_number == 1:
+            self.wait_for_completion = False
+            super().execute(context)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().execute(context)
+
+
+with DAG(dag_id="jobnode_live_test", schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
+    JobnodeSubmitJobOperator(
+        task_id="deferred",
+        name="live-deferred",
+        step="sleep",
+        step_params={"seconds": 600},
+        items=[1],
+        deferrable=True,
+    )
+    DiesOnFirstTry(
+        task_id="killed",
+        name="live-killed",
+        step="sleep",
+        step_params={"seconds": 45},
+        items=[1],
+        deferrable=False,
+        check_interval=1.0,
+        retries=1,
+        retry_delay=timedelta(seconds=1),
+    )

@@ -1,0 +1,150 @@
+"""One end-to-end test with real Airflow processes (api-server, scheduler with the LocalExecutor, dag-processor,
+triggerer; SQLite metadata database) against the real local service."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import jobnode
+from jobnode.core.models import JobState
+from tests.e2e.airflow.conftest import AirflowHome
+
+LIVE_DAGS = Path(__file__).resolve().parent / "live_dags"
+DAG_ID = "jobnode_live_test"
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _until(what: str, check: Callable[[], Any], timeout: float, every: float = 1.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except (httpx.HTTPError, jobnode.JobnodeError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(every)
+    raise AssertionError(f"{what}: not after {timeout:g}s (last: {last!r})")
+
+
+class Airflow:
+    """The Airflow components as child processes, each in a process group of its own (so that stopping one
+    stops the processes it started too), and a REST API client."""
+
+    def __init__(self, home: AirflowHome, logs: Path) -> None:
+        self.port = _free_port()
+        self.env = {
+            **home.env,
+            "AIRFLOW__CORE__DAGS_FOLDER": str(LIVE_DAGS),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "false",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "true",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "2",
+        }
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+
+    def start(self) -> None:
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        for name in COMPONENTS:
+            with (self.logs / f"{name}.log").open("wb") as out:
+                self.procs[name] = subprocess.Popen(
+                    [airflow, name], env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+        token = _until("the API server answers", self._token, timeout=120)
+        self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def _token(self) -> str:
+        response = self.http.get("/auth/token")
+        return str(response.json()["access_token"]) if response.status_code == 201 else ""
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.http.close()
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, f"/api/v2{path}", **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def task(self, run_id: str, task_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}")
+        return result
+
+    def tail(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs.glob("*.log"))
+
+
+@pytest.fixture
+def airflow(airflow_home: AirflowHome, tmp_path: Path) -> Iterator[Airflow]:
+    processes = Airflow(airflow_home, tmp_path)
+    try:
+        processes.start()
+        yield processes
+    finally:
+        processes.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(360)
+def test_deferred_task_marked_failed_cancels_its_job_and_a_killed_try_reattaches(
+    airflow: Airflow, client: jobnode.Client
+) -> None:
+    try:
+        _until("the DAG is parsed", lambda: airflow.api("GET", f"/dags/{DAG_ID}"), timeout=120)
+        run_id = airflow.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None})["dag_run_id"]
+
+        deferred = _until(
+            "the task defers", lambda: airflow.task(run_id, "deferred")["state"] == "deferred", timeout=150
+        )
+        assert deferred
+        (job,) = client.jobs.list(name="live-deferred").data
+        _until("the trigger follows the job", lambda: client.jobs.get(job.id).state is JobState.RUNNING, timeout=30)
+        airflow.api("PATCH", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/deferred", json={"new_state": "failed"})
+        # the triggerer cancels the trigger as a user action and calls its on_kill, which cancels the job
+        _until("the job is cancelled", lambda: client.jobs.get(job.id).state is JobState.CANCELLED, timeout=60)
+
+        killed = _until(
+            "the killed task succeeds on its retry",
+            lambda: (ti := airflow.task(run_id, "killed"))["state"] in ("success", "failed") and ti,
+            timeout=180,
+        )
+        assert killed["state"] == "success"
+        assert killed["try_number"] == 2
+        (only,) = client.jobs.list(name="live-killed").data  # the retry reattached: exactly one job
+        assert only.state is JobState.SUCCEEDED
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{airflow.tail()}") from None
