@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import logging
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -81,6 +83,12 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """One verifying SSL context for every client: building one loads the CA bundle (tens of milliseconds)."""
+    return httpx.create_ssl_context()
+
+
 class BearerAuth(httpx.Auth):
     """`Authorization: Bearer <token>`; the token never appears in a repr, a log or an error."""
 
@@ -146,6 +154,7 @@ class Transport:
             headers={"User-Agent": "jobnode", **(headers or {})},
             timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout, connect=10.0),
             limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            verify=shared_ssl_context(),
         )
 
     async def aclose(self) -> None:
