@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobnode.core.models import DeletePlan, ItemsInput, JobSpec, JobState
 from jobnode.service.engine import Engine, EngineConflict, NewJob
@@ -82,6 +83,27 @@ def validation_problem(errors: list[Any], prefix: str = "") -> Problem:
     return Problem(422, "validation_error", message, details)
 
 
+class BearerTokenMiddleware:
+    """Requires `Authorization: Bearer <token>` on every path but health and the API's description.
+
+    A plain ASGI middleware: it never touches the response body, so large pages and event streams pass untouched.
+    """
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in PUBLIC_PATHS:
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            scheme, _, value = given.partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(value, self._token):
+                message = "missing or wrong bearer token: send 'Authorization: Bearer <token>'"
+                await problem_response(Problem(401, "unauthorized", message))(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class Watchers:
     """Fans the engine's change notifications out to the `/v1/watch` streams of this event loop."""
 
@@ -132,20 +154,8 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
 
     app.router.add_event_handler("startup", _bind)
 
-    @app.middleware("http")
-    async def _auth(request: Request, call_next: Any) -> Response:
-        if token and request.url.path not in PUBLIC_PATHS:
-            given = request.headers.get("authorization", "")
-            scheme, _, value = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
-                return problem_response(
-                    Problem(401, "unauthorized", "missing or wrong bearer token: send 'Authorization: Bearer <token>'")
-                )
-        try:
-            response: Response = await call_next(request)
-            return response
-        except Problem as p:
-            return problem_response(p)
+    if token:
+        app.add_middleware(BearerTokenMiddleware, token=token)
 
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:

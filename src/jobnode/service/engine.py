@@ -32,7 +32,7 @@ from jobnode.core.models import DeletePlan, JobSpec, Webhook
 from jobnode.service.delivery import Deliverer, DeliveryOutcome, batch_delivery
 from jobnode.service.inputs import InputResolver
 from jobnode.service.lineage import load_graph
-from jobnode.service.runner import BatchOutcome, execute_batch, init_worker, item_label, run_in_process
+from jobnode.service.runner import BatchOutcome, encode_json, execute_batch, init_worker, item_label, run_in_process
 from jobnode.service.steps import REGISTRY, Step, StepRegistry, load_step_modules
 from jobnode.service.store import LEVELS, Store, dumps, micros
 
@@ -799,11 +799,11 @@ class Engine:
             for _, results_json in conn.execute(
                 "SELECT idx, results FROM batches WHERE job_id = ? AND results IS NOT NULL ORDER BY idx", (job_id,)
             ):
-                for result in json.loads(results_json):
-                    if result is not None:
-                        out.write(json.dumps(result, separators=(",", ":"), ensure_ascii=False))
-                        out.write("\n")
-                        records += 1
+                lines = [encode_json(result) for result in json.loads(results_json) if result is not None]
+                if lines:
+                    out.write("\n".join(lines))
+                    out.write("\n")
+                    records += len(lines)
         os.replace(tmp, path)
         conn.execute(
             "INSERT INTO artifacts (id, job_id, name, path, media_type, records, size_bytes, created_at) "

@@ -20,6 +20,9 @@ from jobnode.service.steps import REGISTRY, BatchContext, ItemError, Step, load_
 
 LABEL_MAX = 256
 
+#: one encoder for every result: `json.dumps(..., separators=...)` would build a new encoder on each call
+encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
 
 @dataclass(frozen=True)
 class BatchOutcome:
@@ -89,7 +92,7 @@ def execute_batch(
     if errors:
         results = [None if isinstance(r, ItemError) else r for r in results]
     try:
-        results_json = json.dumps(results, separators=(",", ":"), ensure_ascii=False)
+        results_json = encode_json(results)
     except (TypeError, ValueError) as exc:
         return outcome(duration, error=f"step results are not JSON serialisable: {exc}")
     return outcome(duration, results_json=results_json, item_errors=errors)

@@ -51,6 +51,7 @@ class Airflow:
     stops the processes it started too), and a REST API client."""
 
     def __init__(self, home: AirflowHome, logs: Path) -> None:
+        self.home = home.home
         self.port = _free_port()
         self.env = {
             **home.env,
@@ -104,6 +105,11 @@ class Airflow:
         result: dict[str, Any] = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}")
         return result
 
+    def trigger_log(self, run_id: str, task_id: str) -> str:
+        """What the task's trigger logged in the triggerer so far."""
+        folder = self.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return "".join(p.read_text(errors="replace") for p in folder.glob("*.log.trigger.*.log"))
+
     def tail(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs.glob("*.log"))
 
@@ -132,7 +138,12 @@ def test_deferred_task_marked_failed_cancels_its_job_and_a_killed_try_reattaches
         )
         assert deferred
         (job,) = client.jobs.list(name="live-deferred").data
-        _until("the trigger follows the job", lambda: client.jobs.get(job.id).state is JobState.RUNNING, timeout=30)
+        # Airflow calls on_kill only on a trigger that runs: wait until the triggerer has picked it up
+        _until(
+            "the trigger follows the job",
+            lambda: f"job {job.id}: running" in airflow.trigger_log(run_id, "deferred"),
+            timeout=60,
+        )
         airflow.api("PATCH", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/deferred", json={"new_state": "failed"})
         # the triggerer cancels the trigger as a user action and calls its on_kill, which cancels the job
         _until("the job is cancelled", lambda: client.jobs.get(job.id).state is JobState.CANCELLED, timeout=60)
