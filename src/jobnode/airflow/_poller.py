@@ -29,6 +29,8 @@ log = logging.getLogger("jobnode.airflow.poller")
 
 #: most job ids in one watch stream (the ids travel in the URL; httpx refuses URLs over 64 KiB)
 WATCH_CHUNK = 1000
+#: most job ids in one bulk status request (the platforms' limit)
+BULK_CHUNK = 1000
 
 
 class JobGone(NotFound):
@@ -214,31 +216,40 @@ class JobPoller:
         failures = 0
         while self._waiters:
             full = loop.time() >= next_full
-            ids = sorted(self._wanted(self._waiters if full else self._pending))
+            ids = self._wanted(self._waiters if full else self._pending)
             self._pending.clear()
             self._wake.clear()
             try:
-                if ids:
-                    found = await self._status(ids)
-                    for job in found:
-                        self._dispatch(job)
-                    self._gone(set(ids) - {job.id for job in found})
+                await self._poll(ids)
                 failures = 0
-            except Exception as exc:
-                if not is_transient(exc):
-                    await self._isolate(ids, exc)
-                else:
-                    failures += 1
-                    self._pending.update(ids)
-                    log.info("jobnode: status of %d jobs failed (%s); retrying", len(ids), exc)
-                    await asyncio.sleep(_backoff(failures, self.poll_interval))
-                    continue
+            except Exception as exc:  # transient: _poll keeps the others to the jobs they are about
+                failures += 1
+                self._pending.update(self._wanted(ids))
+                log.info("jobnode: status of %d jobs failed (%s); retrying", len(ids), exc)
+                await asyncio.sleep(_backoff(failures, self.poll_interval))
+                continue
             if full:
                 next_full = loop.time() + self.poll_interval
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(next_full):
                     await self._wake.wait()
                     await asyncio.sleep(self.settle)
+
+    async def _poll(self, ids: set[str]) -> None:
+        """One request per chunk of ids, each answer handled before the next request (memory holds one chunk of
+        answers at a time). Raises only transient errors; any other error ends the waits it is about."""
+        for chunk in _chunks(ids, BULK_CHUNK):
+            asked = sorted(chunk)
+            try:
+                found = await self._status(asked)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                await self._isolate(asked, exc)
+                continue
+            for job in found:
+                self._dispatch(job)
+            self._gone(chunk - {job.id for job in found})
 
     async def _status(self, ids: list[str]) -> list[Job]:
         found: list[Job] = await self.client.jobs.bulk_status(ids)
@@ -286,11 +297,10 @@ class JobPoller:
                 self._streams[task] = ids
 
     async def _stream(self, ids: frozenset[str]) -> None:
+        # the stream ends by itself once all its jobs have ended (jobs nobody waits for any more are ignored)
         try:
             async for job in self.client.jobs.watch(sorted(ids), poll_interval=self.poll_interval):
                 self._dispatch(job)
-                if not self._wanted(ids):
-                    return
         except asyncio.CancelledError:
             raise
         except Exception as exc:
