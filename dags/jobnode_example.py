@@ -1,13 +1,22 @@
-"""Two chained batch jobs on the local job service, as an Airflow DAG: stage reviews, then score their sentiment.
+"""Two batch jobs as an Airflow DAG: stage reviews, then score their sentiment, on the platform a connection names.
 
-The second job reads the first one's output (`artifacts=stage.output["outputs"]`), so the service records the
-lineage; the scoring job's logs are copied into the task log (and, with the `logs_to` parameter, to a file), the
-labels are counted, and the clean-up at the end deletes both jobs and their outputs, consumer first.
+The `jobnode_conn_id` param picks the connection, and the connection's type picks the platform: `jobnode_default`
+(the local job service) by default, or a `jobnode_nexus` connection to run the same DAG on Datature Nexus. Where
+the staging job produces an output artifact (the local service), the scoring job reads it, so the service records
+the lineage; where results go to a webhook instead (Nexus), the scoring job reads the staging job's own input, the
+dataset the reviews were uploaded as. The scoring job's logs are copied into the task log (and, with the `logs_to`
+param, to a file), the labels are counted where the output can be read, and the clean-up at the end deletes both
+jobs and their outputs, consumer first.
 
     export AIRFLOW_CONN_JOBNODE_DEFAULT='{"conn_type": "jobnode", "host": "127.0.0.1", "port": 8765, "password": "..."}'
     airflow dags test jobnode_example                                  # waits on the worker
     AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE=true airflow dags test jobnode_example   # waits in the triggerer
     airflow dags test jobnode_example --conf '{"logs_to": "file:///tmp/score-logs.jsonl"}'
+
+    export AIRFLOW_CONN_JOBNODE_NEXUS_DEFAULT='{"conn_type": "jobnode_nexus", "password": "<secret key>",
+        "extra": {"project_id": "proj_...", "webhook_id": "webhook_...",
+                  "deployments": {"identity": "deploy_...", "sentiment": "deploy_..."}}}'
+    airflow dags test jobnode_example --conf '{"jobnode_conn_id": "jobnode_nexus_default"}'
 """
 
 from __future__ import annotations
@@ -33,52 +42,76 @@ REVIEWS = [
     "The hotel room was fine.",
 ]
 
+#: every jobnode task of a run uses the connection its `jobnode_conn_id` param names
+CONN_ID = "{{ params.jobnode_conn_id }}"
+
 with DAG(
     dag_id="jobnode_example",
-    description="Stage reviews, score their sentiment, fetch the logs, clean up: two chained jobnode jobs.",
+    description="Stage reviews, score their sentiment, fetch the logs, clean up: two jobnode jobs.",
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
-    params={"logs_to": Param("", type="string", description="an fsspec URL to write the scoring logs to")},
+    params={
+        "jobnode_conn_id": Param(
+            "jobnode_default",
+            type="string",
+            description="the jobnode connection the jobs run through; its type picks the platform "
+            "(jobnode: the local job service, jobnode_nexus: Datature Nexus)",
+        ),
+        "logs_to": Param("", type="string", description="an fsspec URL to write the scoring logs to"),
+    },
     tags=["jobnode", "example"],
     doc_md=__doc__,
 ) as dag:
     stage = JobnodeSubmitJobOperator(
         task_id="stage_reviews",
+        jobnode_conn_id=CONN_ID,
         name="stage-reviews",
         step="identity",
         items=[{"id": f"review-{i:03d}", "text": text} for i, text in enumerate(REVIEWS)],
         batch_size=50,
         timeout=300,
     )
+
+    @task
+    def scoring_input(staged: dict[str, Any]) -> list[str]:
+        """The staging job's outputs where it has any; else its input (on Nexus, the dataset of the reviews)."""
+        return list(staged["outputs"] or staged["inputs"])
+
     score = JobnodeSubmitJobOperator(
         task_id="score_reviews",
+        jobnode_conn_id=CONN_ID,
         name="score-reviews",
         step="sentiment",
-        artifacts=stage.output["outputs"],
-        step_params={"top_k": 3},
+        artifacts=scoring_input(stage.output),
         batch_size=4,
         workers=2,
         timeout=300,
     )
     logs = JobnodeFetchLogsOperator(
         task_id="score_logs",
+        jobnode_conn_id=CONN_ID,
         job_id=score.output["job_id"],
         output_path="{{ params.logs_to }}",
         max_errors=0,
     )
 
     @task
-    def count_labels(summary: dict[str, Any]) -> dict[str, int]:
-        """How many reviews got each label, read from the scoring job's output."""
+    def count_labels(summary: dict[str, Any], conn_id: str) -> dict[str, int]:
+        """How many reviews got each label, read from the scoring job's output; skipped where the platform
+        delivered the results to a webhook instead (Nexus)."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from jobnode.airflow.hooks import JobnodeHook
 
-        hook = JobnodeHook()
+        if not summary["outputs"]:
+            raise AirflowSkipException(f"job {summary['job_id']} left no output to read: its results went to a webhook")
+        hook = JobnodeHook(conn_id)
         try:
             return dict(Counter(r["label"] for r in hook.client.artifacts.read(summary["outputs"][0])))
         finally:
             hook.close()
 
-    cleanup = JobnodeCleanupOperator(task_id="cleanup")
+    cleanup = JobnodeCleanupOperator(task_id="cleanup", jobnode_conn_id=CONN_ID)
 
-    stage >> score >> [logs, count_labels(score.output)] >> cleanup
+    score >> [logs, count_labels(score.output, CONN_ID)] >> cleanup

@@ -1,13 +1,17 @@
-"""Two chained batch jobs on the local job service, as a Prefect flow: stage reviews, then score their sentiment.
+"""Two batch jobs as a Prefect flow: stage reviews, then score their sentiment, on the platform the credentials name.
 
-The second job reads the first one's output artifact (`artifacts=[...]`), so the service records the lineage and
-the clean-up at the end deletes them in the right order.
+The `credentials` block picks the platform: a `JobnodeCredentials` block (or `JOBNODE_URL` and `JOBNODE_TOKEN`)
+runs the jobs on the local job service, a `NexusCredentials` block on Datature Nexus. Where the staging job produces
+an output artifact (the local service), the scoring job reads it (`artifacts=[...]`), so the service records the
+lineage and the clean-up at the end deletes them in the right order; where results go to a webhook instead (Nexus),
+the scoring job reads the staging job's own input, the dataset the reviews were uploaded as.
 
     python flows/example_flow.py            # run it once (starts a temporary Prefect server if none is set)
     python flows/example_flow.py --serve    # serve it with its nightly cron schedule (against `prefect server start`)
 
-Both need `JOBNODE_URL` and `JOBNODE_TOKEN` (or pass a saved `JobnodeCredentials` block as `credentials`).
-`flows/prefect.yaml` declares the same deployment for `prefect deploy`.
+Both need `JOBNODE_URL` and `JOBNODE_TOKEN`, or a saved credentials block passed as `credentials` (in a deployment's
+parameters: `{"credentials": {"$ref": {"block_document_id": "..."}}}`). `flows/prefect.yaml` declares the same
+deployment for `prefect deploy`.
 """
 
 # No `from __future__ import annotations` here: Prefect builds a flow's parameter model from its annotations,
@@ -54,18 +58,28 @@ def count_labels(artifact_id: str, credentials: JobnodeCredentials | None) -> di
 def example_flow(
     reviews: list[str] | None = None, credentials: JobnodeCredentials | None = None, cleanup: bool = True
 ) -> dict[str, int]:
-    """Stage the reviews with one job, score them with a second job that reads the first one's output, show the
-    logs and counts, then clean both jobs up (their outputs go too: nothing else consumes them)."""
+    """Stage the reviews with one job, score them with a second job that reads the first one's output (or, where
+    the platform delivers results to a webhook, the same input), show the logs and counts, then clean both jobs up
+    (their outputs go too: nothing else consumes them). `credentials` may be any platform's credentials block."""
     items = [{"id": f"review-{i:03d}", "text": text} for i, text in enumerate(reviews or REVIEWS)]
     staged = submit_job_sync(credentials=credentials, name="stage-reviews", step="identity", items=items, batch_size=50)
     staged = wait_for_job_sync(staged.id, credentials=credentials, timeout=300)
+    scoring_input = staged.outputs or staged.inputs
     scored = submit_job_sync(
-        credentials=credentials, name="score-reviews", step="sentiment", artifacts=[staged.outputs[0].id], batch_size=5
+        credentials=credentials,
+        name="score-reviews",
+        step="sentiment",
+        artifacts=[artifact.id for artifact in scoring_input],
+        batch_size=5,
     )
     scored = wait_for_job_sync(scored.id, credentials=credentials, timeout=300)
     fetch_job_logs_sync(scored.id, credentials=credentials)
-    labels = count_labels(scored.outputs[0].id, credentials)
-    print(f"sentiment of {len(items)} reviews: {labels}")
+    if scored.outputs:
+        labels = count_labels(scored.outputs[0].id, credentials)
+        print(f"sentiment of {len(items)} reviews: {labels}")
+    else:
+        labels = {}
+        print(f"the sentiment of {len(items)} reviews went to the platform's webhook (job {scored.id})")
     if cleanup:
         cleanup_jobs_sync([scored.id, staged.id], credentials=credentials)
     return labels

@@ -74,7 +74,7 @@ def test_provider_info_declares_everything_with_form_fields() -> None:
     modules = {key: info[key][0]["python-modules"] for key in ("hooks", "operators", "sensors", "triggers")}
     assert modules["triggers"] == ["jobnode.airflow.triggers"]
     assert info["extra-links"] == ["jobnode.airflow.links.JobnodeJobLink"]
-    (local,) = info["connection-types"]
+    local = next(c for c in info["connection-types"] if c["connection-type"] == "jobnode")
     assert local["connection-type"] == JobnodeHook.conn_type == "jobnode"
     assert local["hook-class-name"] == "jobnode.airflow.hooks.JobnodeHook"
     assert {"poll_interval", "watch", "timeout"} <= set(local["conn-fields"])

@@ -62,3 +62,10 @@ async def test_wait_survives_a_service_restart(fresh_service: ServiceProcess) ->
         await asyncio.to_thread(fresh_service.restart, kill=True)
         done = await waiter
         assert done.state is JobState.SUCCEEDED
+
+
+async def test_watching_more_jobs_than_one_stream_holds_polls(aclient: jobnode.AsyncClient) -> None:
+    jobs = [await aclient.jobs.create(step="identity", items=[n]) for n in range(3)]
+    ids = [j.id for j in jobs] + [f"{jobs[0].id}" for _ in range(1100)]  # repeated ids: more than one stream holds
+    ended = {job.id async for job in aclient.jobs.watch(ids, poll_interval=0.1) if job.is_terminal}
+    assert ended == {j.id for j in jobs}

@@ -163,6 +163,7 @@ class TestFetchLogs:
             credentials=credentials, name="logs", step="fail", items=[1, 2, 3, 4], params={"fail_items": [2, 4]}
         )
         await wait_for_job.fn(job.id, credentials=credentials, timeout=30, raise_on_failure=False)
+        caplog.clear()  # only what the fetch logs: the wait's progress lines name the job too
         with caplog.at_level(logging.DEBUG, logger="jobnode.prefect"):
             summary = await fetch_job_logs.fn(job.id, credentials=credentials, first_errors=1)
         lines = [r for r in caplog.records if r.getMessage().startswith(job.id)]

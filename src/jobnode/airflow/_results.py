@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from jobnode.airflow.triggers import JobEventPayload
     from jobnode.client import Client
 
-#: errors that a retry of the task cannot cure: the task fails without retrying
-NOT_RETRYABLE = (AuthenticationError, BadRequest, NotFound, PermissionDenied, ValidationFailed)
+#: errors that a retry of the task cannot cure: the task fails without retrying (a `ValueError` is a request the
+#: client refused before sending it, such as step parameters for an existing Nexus deployment)
+NOT_RETRYABLE = (AuthenticationError, BadRequest, NotFound, PermissionDenied, ValidationFailed, ValueError)
 
 
 def job_summary(job: Job) -> dict[str, Any]:

@@ -8,6 +8,7 @@ this mapping. This module imports nothing heavy: Airflow reads it whenever it li
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,6 +17,8 @@ from jobnode.core.errors import ConfigurationError
 
 DEFAULT_PORT = 8765
 DEFAULT_POLL_INTERVAL = 5.0
+#: Datature's API, the endpoint of a `jobnode_nexus` connection whose host is empty
+NEXUS_URL = "https://api.datature.io"
 
 
 class ConnectionLike(Protocol):
@@ -157,8 +160,10 @@ def _flag(conn: ConnectionLike, name: str, default: bool) -> bool:
     raise ConfigurationError(f"connection {conn.conn_id!r}: extra field {name!r} must be true or false (got {value!r})")
 
 
-def service_url(conn: ConnectionLike) -> str:
+def service_url(conn: ConnectionLike, *, scheme: str = "http", port: int | None = DEFAULT_PORT) -> str:
     """The base URL of a service from a connection's host (a host name or a whole URL), port and schema.
+
+    `scheme` and `port` stand in for empty schema and port fields (`port=None`: no port in the URL).
 
     Example:
         ```python
@@ -174,18 +179,81 @@ def service_url(conn: ConnectionLike) -> str:
         )
     if "://" in host:
         return host
-    scheme = (conn.schema or "http").strip().lower()
+    scheme = (conn.schema or scheme).strip().lower()
     if scheme not in ("http", "https"):
         raise ConfigurationError(f"connection {conn.conn_id!r}: scheme (the schema field) must be http or https")
-    return f"{scheme}://{host}:{conn.port or DEFAULT_PORT}"
+    port = conn.port or port
+    return f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
+
+
+def _request_timeout(conn: ConnectionLike) -> dict[str, float]:
+    """The `timeout` option of a backend, when the connection sets one."""
+    timeout = _number(conn, "timeout", None, 1.0)
+    return {} if timeout is None else {"timeout": timeout}
 
 
 def local_options(conn: ConnectionLike) -> dict[str, Any]:
     """The `local` backend's options: the service URL and the bearer token (the connection's password)."""
-    options: dict[str, Any] = {"url": service_url(conn), "token": conn.password or None}
-    timeout = _number(conn, "timeout", None, 1.0)
-    if timeout is not None:
-        options["timeout"] = timeout
+    return {"url": service_url(conn), "token": conn.password or None, **_request_timeout(conn)}
+
+
+def _text(conn: ConnectionLike, name: str) -> str | None:
+    value = extra_field(conn, name)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError(f"connection {conn.conn_id!r}: extra field {name!r} must be text (got {value!r})")
+    return value.strip() or None
+
+
+def _deployments(conn: ConnectionLike) -> dict[str, str] | None:
+    value = extra_field(conn, "deployments")
+    if value in (None, "", {}):
+        return None
+    parsed = value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+    if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+        raise ConfigurationError(
+            f"connection {conn.conn_id!r}: extra field 'deployments' must be a JSON object of step names to Nexus "
+            f'deployment or artifact ids, such as {{"sentiment": "deploy_3286bd71-..."}} (got {value!r})'
+        )
+    return dict(parsed)
+
+
+def nexus_options(conn: ConnectionLike) -> dict[str, Any]:
+    """The `nexus` backend's options: the endpoint (the host; Datature's API when empty), the project's secret key
+    (the password), the project (extra `project_id`, required) and, optionally, the webhook that receives the
+    results (`webhook_id`) and the step names mapped to deployments (`deployments`).
+
+    Example:
+        ```python
+        nexus_options(Connection(conn_id="c", conn_type="jobnode_nexus", password="key",
+                                 extra='{"project_id": "proj_b705a"}'))
+        # {'url': 'https://api.datature.io', 'token': 'key', 'project_id': 'proj_b705a'}
+        ```
+    """
+    project_id = _text(conn, "project_id")
+    if project_id is None:
+        raise ConfigurationError(
+            f"connection {conn.conn_id!r} has no project: set the extra field 'project_id' to your Nexus project's "
+            "id (proj_...)"
+        )
+    options: dict[str, Any] = {
+        "url": service_url(conn, scheme="https", port=None) if (conn.host or "").strip() else NEXUS_URL,
+        "token": conn.password or None,
+        "project_id": project_id,
+        **_request_timeout(conn),
+    }
+    webhook_id = _text(conn, "webhook_id")
+    if webhook_id is not None:
+        options["webhook_id"] = webhook_id
+    deployments = _deployments(conn)
+    if deployments is not None:
+        options["deployments"] = deployments
     return options
 
 
@@ -204,6 +272,40 @@ CONNECTION_TYPES: dict[str, ConnectionType] = {
                 "port": str(DEFAULT_PORT),
                 "schema": "http",
                 "password": "the service's bearer token (JOBNODE_TOKEN)",
+            },
+        },
+    ),
+    "jobnode_nexus": ConnectionType(
+        conn_type="jobnode_nexus",
+        platform="nexus",
+        hook_class="jobnode.airflow.hooks.JobnodeNexusHook",
+        hook_name="jobnode Datature Nexus",
+        options=nexus_options,
+        conn_fields={
+            "project_id": {
+                "label": "Project ID",
+                "description": "The Nexus project whose batch jobs run (proj_...).",
+                "schema": {"type": ["string", "null"]},
+            },
+            "webhook_id": {
+                "label": "Webhook ID",
+                "description": "The webhook that receives the results of jobs that name none (webhook_...).",
+                "schema": {"type": ["string", "null"]},
+            },
+            "deployments": {
+                "label": "Deployments",
+                "description": "Step names mapped to Nexus deployment or artifact ids, as a JSON object, e.g. "
+                '{"sentiment": "deploy_3286bd71-..."}; other steps run on deploy_<step>.',
+                "schema": {"type": ["object", "null"]},
+            },
+        },
+        ui_field_behaviour={
+            "hidden-fields": ["login", "port", "schema"],
+            "relabeling": {"host": "Endpoint", "password": "Secret key"},
+            "placeholders": {
+                "host": NEXUS_URL,
+                "password": "the project's secret key",
+                "project_id": "proj_...",
             },
         },
     ),

@@ -32,9 +32,10 @@ class JobnodeHook(BaseHook):
     conn_type = "jobnode"
     hook_name = "jobnode local job service"
 
-    def __init__(self, jobnode_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+    def __init__(self, jobnode_conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.jobnode_conn_id = jobnode_conn_id
+        # the default is the class's own, so that each platform's subclass defaults to its connection
+        self.jobnode_conn_id = jobnode_conn_id or self.default_conn_name
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(jobnode_conn_id={self.jobnode_conn_id!r})"
@@ -80,3 +81,19 @@ class JobnodeHook(BaseHook):
         client = self.__dict__.pop("client", None)
         if client is not None:
             client.close()
+
+
+class JobnodeNexusHook(JobnodeHook):
+    """Batch jobs of a Datature Nexus project, through a `jobnode_nexus` connection (endpoint, secret key, project).
+
+    Example:
+        ```python
+        hook = JobnodeNexusHook()   # the connection jobnode_nexus_default
+        job = hook.client.jobs.create(name="nightly", step="deploy_3286bd71", artifacts=["dataset_652ef566"])
+        hook.close()
+        ```
+    """
+
+    default_conn_name = "jobnode_nexus_default"
+    conn_type = "jobnode_nexus"
+    hook_name = "jobnode Datature Nexus"

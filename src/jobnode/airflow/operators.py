@@ -111,7 +111,7 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
         job_timeout: seconds the job may run on the platform (the platform enforces it).
         tags: the job's tags (templated).
         job_options: any other `JobSpec` field (`start_at`, `stop_at`, `webhook`, `parent_id`; templated).
-        jobnode_conn_id: the jobnode connection.
+        jobnode_conn_id: the jobnode connection (templated: a DAG param can choose the platform).
         wait_for_completion: wait until the job has ended; when False the task ends once the job is created.
         deferrable: wait in the triggerer.
         check_interval: seconds between two status requests when waiting on the worker.
@@ -133,6 +133,7 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
         "excludes",
         "tags",
         "job_options",
+        "jobnode_conn_id",
     )
     template_fields_renderers = {"step_params": "json", "items": "json", "job_options": "json"}
     operator_extra_links = (JobnodeJobLink(),)
@@ -400,7 +401,15 @@ class JobnodeFetchLogsOperator(_JobnodeTask):
         first_errors: how many error entries the summary keeps.
     """
 
-    template_fields: Sequence[str] = ("job_id", "min_level", "kind", "after_time", "before_time", "output_path")
+    template_fields: Sequence[str] = (
+        "job_id",
+        "min_level",
+        "kind",
+        "after_time",
+        "before_time",
+        "output_path",
+        "jobnode_conn_id",
+    )
     operator_extra_links = (JobnodeJobLink(),)
     ui_color = "#f3f0e8"
 
@@ -541,7 +550,7 @@ class JobnodeCleanupOperator(_JobnodeTask):
         dry_run: plan and log, delete nothing (kept as `plan_only`: operators already have a `dry_run` method).
     """
 
-    template_fields: Sequence[str] = ("job_ids", "protect")
+    template_fields: Sequence[str] = ("job_ids", "protect", "jobnode_conn_id")
     ui_color = "#f0e8e8"
 
     def __init__(
@@ -659,7 +668,7 @@ class JobnodeCancelJobOperator(_JobnodeTask):
         job_id: the job (templated).
     """
 
-    template_fields: Sequence[str] = ("job_id",)
+    template_fields: Sequence[str] = ("job_id", "jobnode_conn_id")
     operator_extra_links = (JobnodeJobLink(),)
 
     def __init__(self, *, job_id: str, jobnode_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:

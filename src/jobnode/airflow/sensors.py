@@ -33,13 +33,13 @@ class JobnodeJobSensor(BaseSensorOperator):
 
     Args:
         job_id: the job (templated).
-        jobnode_conn_id: the jobnode connection.
+        jobnode_conn_id: the jobnode connection (templated).
         deferrable: wait in the triggerer.
         cancel_on_timeout: cancel the job when the sensor times out.
         progress_every: seconds between two progress lines in the task log (deferred mode).
     """
 
-    template_fields: Sequence[str] = ("job_id",)
+    template_fields: Sequence[str] = ("job_id", "jobnode_conn_id")
     operator_extra_links = (JobnodeJobLink(),)
     ui_color = "#e8f0ff"
 

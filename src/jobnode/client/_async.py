@@ -39,6 +39,7 @@ from jobnode.platforms import create_backend
 ProgressCallback = Callable[[Job], Any]
 _OVERRIDES: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 BULK_CHUNK = 1000
+WATCH_MAX = 1000  # ids in one watch stream (they travel in its URL)
 
 
 def build_spec(
@@ -215,13 +216,15 @@ class AsyncJobs:
         return await self._backend.get_events(job_id)
 
     async def watch(self, job_ids: Sequence[str], *, poll_interval: float = 2.0) -> AsyncGenerator[Job, None]:
-        """Each change of the named jobs until all have ended: the platform's push channel where it has one,
-        polling (bulk status where it can) otherwise. Transient errors are waited out, never raised."""
+        """Each change of the named jobs until all have ended: the platform's push channel where it has one (for
+        up to 1,000 jobs: one stream), polling (bulk status where it can) otherwise. Transient errors are waited
+        out, never raised."""
         last: dict[str, Job] = {}
         failures = 0
+        push = self._backend.capabilities.watch and len(job_ids) <= WATCH_MAX
         while True:
             try:
-                if self._backend.capabilities.watch:
+                if push:
                     stream = self._backend.watch([j for j in job_ids if not _ended(last.get(j))])
                     async with aclosing(stream):  # type: ignore[type-var]  # a Backend.watch is an async generator
                         async for job in stream:
@@ -243,7 +246,7 @@ class AsyncJobs:
                 continue
             if all(_ended(last.get(j)) for j in job_ids):
                 return
-            if not self._backend.capabilities.watch:
+            if not push:
                 await asyncio.sleep(poll_interval)
 
     async def wait(

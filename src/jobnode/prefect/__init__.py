@@ -19,7 +19,7 @@ Example:
 
 from jobnode.prefect.blocks import JobnodeJob, JobnodeJobRun
 from jobnode.prefect.context import flow_run_tag
-from jobnode.prefect.credentials import JobnodeCredentials
+from jobnode.prefect.credentials import JobnodeCredentials, NexusCredentials
 from jobnode.prefect.flows import run_batch_job
 from jobnode.prefect.hooks import cancel_remote_jobs, undo_submitted_job
 from jobnode.prefect.models import LogSummary
@@ -41,6 +41,7 @@ __all__ = [
     "JobnodeJob",
     "JobnodeJobRun",
     "LogSummary",
+    "NexusCredentials",
     "cancel_job",
     "cancel_job_sync",
     "cancel_remote_jobs",
