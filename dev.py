@@ -51,6 +51,7 @@ def sync() -> Path:
 
 def lint(python: Path) -> None:
     run(python, "-m", "ruff", "check", ".")
+    run(python, "-m", "ruff", "format", "--check", ".")
     run(python, "-m", "mypy")
 
 

@@ -12,15 +12,34 @@ from hypothesis import strategies as st
 from jobnode.service.process import ServiceProcess
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12,
 )
-FIELDS = ["name", "step_version", "params", "batch_size", "workers", "max_attempts",
-          "max_item_failures", "timeout", "start_at", "stop_at", "tags", "parent_id", "webhook"]
+FIELDS = [
+    "name",
+    "step_version",
+    "params",
+    "batch_size",
+    "workers",
+    "max_attempts",
+    "max_item_failures",
+    "timeout",
+    "start_at",
+    "stop_at",
+    "tags",
+    "parent_id",
+    "webhook",
+]
 bodies = st.fixed_dictionaries(
-    {"step": st.sampled_from(["identity", "sleep", "fail", "nope"]) | json_values,
-     "input": st.sampled_from([{"kind": "items", "items": [1]}, {"kind": "files", "paths": ["x"]}]) | json_values},
+    {
+        "step": st.sampled_from(["identity", "sleep", "fail", "nope"]) | json_values,
+        "input": st.sampled_from([{"kind": "items", "items": [1]}, {"kind": "files", "paths": ["x"]}]) | json_values,
+    },
     optional={f: json_values for f in FIELDS},
 )
 
@@ -44,9 +63,27 @@ def test_create_never_500(http: httpx.Client, body: dict[str, Any]) -> None:
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(params=st.dictionaries(st.sampled_from(["state", "tag", "name", "ids", "limit", "cursor", "order",
-                                              "min_level", "after_time", "before_time", "kind"]),
-                              st.text(max_size=30), max_size=4))
+@given(
+    params=st.dictionaries(
+        st.sampled_from(
+            [
+                "state",
+                "tag",
+                "name",
+                "ids",
+                "limit",
+                "cursor",
+                "order",
+                "min_level",
+                "after_time",
+                "before_time",
+                "kind",
+            ]
+        ),
+        st.text(max_size=30),
+        max_size=4,
+    )
+)
 def test_queries_never_500(http: httpx.Client, params: dict[str, str]) -> None:
     check(http.get("/v1/jobs", params=params))
     job_id = http.get("/v1/jobs", params={"limit": 1}).json()["data"]

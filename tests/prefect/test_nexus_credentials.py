@@ -98,6 +98,24 @@ def test_a_job_block_keeps_nexus_credentials_given_inline() -> None:
     assert job_block.credentials.client_options() == credentials.client_options()
 
 
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        NexusCredentials(url="http://127.0.0.1:1", token="s3cret-key", project_id="proj_1"),
+        JobnodeCredentials(url="http://127.0.0.1:2", token="s3cret-token"),
+    ],
+    ids=["nexus", "local"],
+)
+def test_a_job_block_keeps_the_type_of_saved_credentials(credentials: JobnodeCredentials) -> None:
+    name = f"saved-{type(credentials).__name__.lower()}"
+    credentials.save(name, overwrite=True)
+    spec = JobSpec(name="saved-credentials-job", step="identity", input=ItemsInput(items=[1]))
+    JobnodeJob(credentials=type(credentials).load(name), spec=spec).save(f"job-{name}", overwrite=True)
+    loaded = JobnodeJob.load(f"job-{name}").credentials
+    assert type(loaded) is type(credentials)
+    assert loaded.client_options() == credentials.client_options()
+
+
 async def test_it_registers_with_the_other_blocks_of_the_collection() -> None:
     blocks = {cls for _, cls in inspect.getmembers(jobnode.prefect) if Block.is_block_class(cls)}
     assert {JobnodeCredentials, JobnodeJob, NexusCredentials} <= blocks

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from jobnode.core.models import DeletePlan, Job, JobResult, JobSpec, LogEntry
 from jobnode.prefect import jobs
-from jobnode.prefect.credentials import DOCS_URL, LOGO_URL, JobnodeCredentials
+from jobnode.prefect.credentials import DOCS_URL, LOGO_URL, JobnodeCredentials, NexusCredentials
 
 
 class JobnodeJobRun(JobRun[JobResult]):
@@ -101,7 +101,8 @@ class JobnodeJob(JobBlock[JobResult]):
         result = await run.fetch_result()
         """
 
-    credentials: JobnodeCredentials = Field(description="Where the job runs.")
+    # every platform's block, most specific first: a saved job block loads its credentials back as what they were
+    credentials: NexusCredentials | JobnodeCredentials = Field(description="Where the job runs.")
     spec: JobSpec = Field(description="The job: its processing step, parameters, input, batching and tags.")
     timeout: float | None = Field(
         default=None, gt=0, description="Seconds to wait for the job before cancelling it; empty waits until it ends."

@@ -76,8 +76,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 def validation_problem(errors: list[Any], prefix: str = "") -> Problem:
     details = [
-        {"field": prefix + _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
-        for e in errors
+        {"field": prefix + _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in errors
     ]
     message = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
     return Problem(422, "validation_error", message, details)
@@ -143,7 +142,7 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
     app = FastAPI(
         title="jobnode local job service",
         version="1",
-        description="Runs batch jobs on this machine. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`.",
+        description='Runs batch jobs on this machine. Errors are `{"error": {"code", "message", "details"}}`.',
     )
     store = engine.store
     watchers = Watchers()
@@ -184,9 +183,15 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
             tomb = store.tombstone(job_id)
             if tomb is not None:
                 raise Problem(
-                    404, "deleted", f"job {job_id} was deleted",
-                    {"job_id": job_id, "deleted_at": tomb["deleted_at"], "deleted_by": tomb["deleted_by"],
-                     "what": json.loads(tomb["what"])},
+                    404,
+                    "deleted",
+                    f"job {job_id} was deleted",
+                    {
+                        "job_id": job_id,
+                        "deleted_at": tomb["deleted_at"],
+                        "deleted_by": tomb["deleted_by"],
+                        "what": json.loads(tomb["what"]),
+                    },
                 )
             raise Problem(404, "not_found", f"no job {job_id!r}; list jobs with GET /v1/jobs", {"field": "job_id"})
         return row
@@ -314,7 +319,10 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
         run answers 200 with the plan (`allowed` says whether the deletion would go through) and deletes nothing."""
         job_or_404(job_id)
         plan = engine.delete(
-            job_id, delete_outputs=delete_outputs, delete_subjobs=delete_subjobs, dry_run=dry_run,
+            job_id,
+            delete_outputs=delete_outputs,
+            delete_subjobs=delete_subjobs,
+            dry_run=dry_run,
             deleted_by=request.headers.get("user-agent"),
         )
         return plan_response(plan, f"job {job_id}")
@@ -350,8 +358,12 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
             job_id,
             after_time=to_micros(after_time) if after_time else None,
             before_time=to_micros(before_time) if before_time else None,
-            min_level=level, kind=kind,
-            limit=limit + 1, after_id=after_id, before_id=before_id, descending=descending,
+            min_level=level,
+            kind=kind,
+            limit=limit + 1,
+            after_id=after_id,
+            before_id=before_id,
+            descending=descending,
         )
         more = len(rows) > limit
         rows = rows[:limit]
@@ -372,11 +384,20 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
     @app.get("/v1/jobs/{job_id}/errors", tags=["logs"])
     def job_errors(job_id: str, limit: int = Query(100, ge=1, le=10_000)) -> Response:
         job_or_404(job_id)
-        return json_response({"data": [
-            {"time": iso(v["time"]), "item": v["item"], "batch": v["batch"], "attempt": v["attempt"],
-             "message": v["message"]}
-            for v in store.errors(job_id, limit)
-        ]})
+        return json_response(
+            {
+                "data": [
+                    {
+                        "time": iso(v["time"]),
+                        "item": v["item"],
+                        "batch": v["batch"],
+                        "attempt": v["attempt"],
+                        "message": v["message"],
+                    }
+                    for v in store.errors(job_id, limit)
+                ]
+            }
+        )
 
     @app.get("/v1/jobs/{job_id}/result", tags=["jobs"])
     def job_result(job_id: str, request: Request, sample: int = Query(10, ge=0, le=1000)) -> Response:
@@ -404,11 +425,20 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
     @app.get("/v1/jobs/{job_id}/dead-letters", tags=["jobs"])
     def dead_letters(job_id: str) -> Response:
         job_or_404(job_id)
-        return json_response({"data": [
-            {"batch": r["batch"], "time": iso(r["time"]), "attempts": r["attempts"], "error": r["error"],
-             "items": json.loads(r["items"])}
-            for r in store.dead_letters(job_id)
-        ]})
+        return json_response(
+            {
+                "data": [
+                    {
+                        "batch": r["batch"],
+                        "time": iso(r["time"]),
+                        "attempts": r["attempts"],
+                        "error": r["error"],
+                        "items": json.loads(r["items"]),
+                    }
+                    for r in store.dead_letters(job_id)
+                ]
+            }
+        )
 
     @app.post("/v1/jobs/{job_id}/resubmit-failed", status_code=201, tags=["jobs"])
     def resubmit_failed(
@@ -428,8 +458,9 @@ def create_app(engine: Engine, *, token: str | None = None, heartbeat: float = 1
             raise bad("input", "the input of a resubmission is the failed items; leave it out", 422)
         items = failed_items(store, job_id)
         if not items:
-            raise Problem(409, "nothing_to_resubmit", f"job {job_id} has no failed items that can run again",
-                          {"job_id": job_id})
+            raise Problem(
+                409, "nothing_to_resubmit", f"job {job_id} has no failed items that can run again", {"job_id": job_id}
+            )
         original = JobSpec.model_validate_json(row["spec"])
         fields = original.model_dump(exclude={"input", "start_at", "stop_at"})
         fields["tags"] = [*original.tags, f"resubmit-of:{job_id}"]

@@ -276,8 +276,9 @@ class Engine:
             )
             if new.input_artifacts:  # checked in this transaction: a deletion cannot slip in after resolving
                 marks = ",".join("?" * len(new.input_artifacts))
-                found = {r[0] for r in conn.execute(f"SELECT id FROM artifacts WHERE id IN ({marks})",
-                                                    new.input_artifacts)}
+                found = {
+                    r[0] for r in conn.execute(f"SELECT id FROM artifacts WHERE id IN ({marks})", new.input_artifacts)
+                }
                 if missing := [a for a in new.input_artifacts if a not in found]:
                     raise EngineConflict(
                         f"input artifact(s) {', '.join(missing)} were deleted meanwhile; name existing ones",
@@ -327,8 +328,11 @@ class Engine:
         """
         with self.store.write(durable=True) as conn:
             plan = plan_deletion(
-                load_graph(conn, [job_id]), [job_id],
-                delete_outputs=delete_outputs, delete_subjobs=delete_subjobs, dry_run=dry_run,
+                load_graph(conn, [job_id]),
+                [job_id],
+                delete_outputs=delete_outputs,
+                delete_subjobs=delete_subjobs,
+                dry_run=dry_run,
             )
             paths = self._carry_out(conn, plan, deleted_by) if plan.allowed and not dry_run else []
         self._unlink(paths, plan)
@@ -384,7 +388,11 @@ class Engine:
                 (job_id, time.time(), deleted_by, dumps(what)),
             )
             Store.insert_event(
-                conn, job_id, "deleted", None, f"deleted by {deleted_by or 'a client'}",
+                conn,
+                job_id,
+                "deleted",
+                None,
+                f"deleted by {deleted_by or 'a client'}",
                 {"artifacts": what["artifacts"], "plan_targets": plan.targets},
             )
         return paths
@@ -563,9 +571,15 @@ class Engine:
         """Send a processed batch's results to the job's webhook; the job ends only once this is settled."""
         assert job.webhook is not None
         delivery = batch_delivery(
-            job_id=job.id, job_name=job.name, batch=idx, first_item=first_item, labels=labels,
-            results=json.loads(results_json) if results_json else [], url=job.webhook.url,
-            secret=job.webhook.secret, max_attempts=job.webhook.max_attempts,
+            job_id=job.id,
+            job_name=job.name,
+            batch=idx,
+            first_item=first_item,
+            labels=labels,
+            results=json.loads(results_json) if results_json else [],
+            url=job.webhook.url,
+            secret=job.webhook.secret,
+            max_attempts=job.webhook.max_attempts,
         )
         if delivery is None:
             return  # every item of the batch failed: nothing to deliver
@@ -592,8 +606,10 @@ class Engine:
         count = len(d.labels)
         Store.insert_logs(
             conn,
-            [(job.id, at, WARNING, "DeliveryRetried", f"batch {d.batch}", "Retrying", None, f"attempt {i}: {error}")
-             for i, error in enumerate(d.retried, 1)],
+            [
+                (job.id, at, WARNING, "DeliveryRetried", f"batch {d.batch}", "Retrying", None, f"attempt {i}: {error}")
+                for i, error in enumerate(d.retried, 1)
+            ],
         )
         if d.delivered:
             per_item = d.duration * 1000 / max(1, count)
@@ -670,17 +686,21 @@ class Engine:
                 [(job.id, micros(now), ERROR, "BatchFailed", f"batch {o.batch}", status, o.duration * 1000, o.error)],
             )
             if retry:
-                conn.execute("UPDATE batches SET state = 'pending', error = ? WHERE job_id = ? AND idx = ?",
-                             (o.error, job.id, o.batch))
-                conn.execute("UPDATE jobs SET batches_running = batches_running - 1, updated_at = ? WHERE id = ?",
-                             (now, job.id))
+                conn.execute(
+                    "UPDATE batches SET state = 'pending', error = ? WHERE job_id = ? AND idx = ?",
+                    (o.error, job.id, o.batch),
+                )
+                conn.execute(
+                    "UPDATE jobs SET batches_running = batches_running - 1, updated_at = ? WHERE id = ?", (now, job.id)
+                )
                 job.pending.append(o.batch)
                 return
             size, items_json = conn.execute(
                 "SELECT size, items FROM batches WHERE job_id = ? AND idx = ?", (job.id, o.batch)
             ).fetchone()
-            conn.execute("UPDATE batches SET state = 'dead', error = ? WHERE job_id = ? AND idx = ?",
-                         (o.error, job.id, o.batch))
+            conn.execute(
+                "UPDATE batches SET state = 'dead', error = ? WHERE job_id = ? AND idx = ?", (o.error, job.id, o.batch)
+            )
             conn.execute(
                 "INSERT OR REPLACE INTO dead_letters (job_id, batch, time, attempts, error, items) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
