@@ -166,11 +166,14 @@ class LocalBackend:
     async def watch(self, job_ids: Sequence[str]) -> AsyncIterator[Job]:
         """The named jobs now, then each change; ends when all of them have ended."""
         timeout = httpx.Timeout(30.0, read=None)
-        async with self.transport.stream("GET", "/v1/watch", params={"ids": ",".join(job_ids)}, timeout=timeout) as r:
-            async with aclosing(iter_sse(r)) as events:
-                async for event in events:
-                    if event.event == "job":
-                        yield Job.model_validate_json(event.data)
+        params = {"ids": ",".join(job_ids)}
+        async with (
+            self.transport.stream("GET", "/v1/watch", params=params, timeout=timeout) as response,
+            aclosing(iter_sse(response)) as events,
+        ):
+            async for event in events:
+                if event.event == "job":
+                    yield Job.model_validate_json(event.data)
 
     # -- artifacts ----------------------------------------------------------------------------------------------
 
