@@ -99,6 +99,7 @@ def run_flow(service: ServiceProcess) -> None:
     env = {
         **os.environ,
         "PREFECT_HOME": str(DEMO / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # the temporary server would report usage on start
         "JOBNODE_URL": service.url,
         "JOBNODE_TOKEN": service.token or "",
     }
