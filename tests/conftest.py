@@ -10,6 +10,8 @@ import pytest
 
 import jobnode
 from jobnode.service.process import ServiceProcess
+from tests.platforms.nexus.receiver import Receiver, running_receiver
+from tests.platforms.nexus.steps import NEXUS_STEPS
 
 TEST_STEPS = "tests.steps"
 
@@ -19,6 +21,25 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
     """One real service for the session (jobs of different tests do not interfere: each test makes its own)."""
     with ServiceProcess(tmp_path_factory.mktemp("service"), steps=[TEST_STEPS], token=secrets.token_hex(16)) as svc:
         yield svc
+
+
+@pytest.fixture(scope="session")
+def nexus_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """One Nexus emulator (`jobnode serve --platform nexus`) for the session; each test uses a project of its own."""
+    with ServiceProcess(
+        tmp_path_factory.mktemp("nexus"),
+        steps=[NEXUS_STEPS],
+        token=secrets.token_hex(16),
+        extra_args=["--platform", "nexus"],
+    ) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="session")
+def nexus_receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 that Nexus jobs deliver their results to."""
+    with running_receiver() as r:
+        yield r
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ and `JobnodeNexusHook` against the emulator (`jobnode serve --platform nexus`)."
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,23 +27,15 @@ def _conn(**fields: Any) -> Connection:
     return Connection(conn_id="nx", conn_type="jobnode_nexus", extra=json.dumps(extra), **fields)
 
 
-@pytest.fixture(scope="module")
-def nexus_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    with ServiceProcess(
-        tmp_path_factory.mktemp("nexus-conn"), token=secrets.token_hex(16), extra_args=["--platform", "nexus"]
-    ) as service:
-        yield service
-
-
 @pytest.fixture
-def nexus_conn(monkeypatch: pytest.MonkeyPatch, nexus_emulator: ServiceProcess) -> str:
+def nexus_conn(monkeypatch: pytest.MonkeyPatch, nexus_service: ServiceProcess) -> str:
     """The connection `jobnode_nexus_default` to a project of its own on the emulator."""
     return connection_env(
         monkeypatch,
         "jobnode_nexus_default",
         conn_type="jobnode_nexus",
-        host=nexus_emulator.url,
-        password=nexus_emulator.token,
+        host=nexus_service.url,
+        password=nexus_service.token,
         extra={"project_id": f"proj_{uuid.uuid4().hex}", "poll_interval": 0.2},
     )
 
@@ -158,13 +148,13 @@ class TestHook:
             await client.aclose()
 
     def test_a_wrong_secret_key_fails_the_test_without_showing_it(
-        self, monkeypatch: pytest.MonkeyPatch, nexus_emulator: ServiceProcess
+        self, monkeypatch: pytest.MonkeyPatch, nexus_service: ServiceProcess
     ) -> None:
         conn_id = connection_env(
             monkeypatch,
             "nexus_wrong_key",
             conn_type="jobnode_nexus",
-            host=nexus_emulator.url,
+            host=nexus_service.url,
             password="not-the-key",
             extra={"project_id": "proj_1"},
         )

@@ -3,37 +3,20 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from prefect.flows import load_flow_from_entrypoint
 
 import jobnode
 from jobnode.prefect import NexusCredentials
 from jobnode.service.process import ServiceProcess
-from tests.platforms.nexus.receiver import Receiver, running_receiver
+from tests.platforms.nexus.receiver import Receiver
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
-
-
-@pytest.fixture(scope="module")
-def nexus_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    with ServiceProcess(
-        tmp_path_factory.mktemp("nexus-flow"), token=secrets.token_hex(16), extra_args=["--platform", "nexus"]
-    ) as service:
-        yield service
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as r:
-        yield r
 
 
 def nexus_api(service: ServiceProcess, method: str, path: str, **kwargs: Any) -> Any:
@@ -44,18 +27,18 @@ def nexus_api(service: ServiceProcess, method: str, path: str, **kwargs: Any) ->
 
 
 def test_example_flow_runs_on_nexus_with_a_nexus_credentials_block(
-    nexus_emulator: ServiceProcess, receiver: Receiver
+    nexus_service: ServiceProcess, nexus_receiver: Receiver
 ) -> None:
     project_id = f"proj_{uuid.uuid4().hex}"
     base = f"/projects/{project_id}/batch"
     webhook = nexus_api(
-        nexus_emulator,
+        nexus_service,
         "POST",
         f"{base}/webhooks",
-        json={"name": "example-results", "spec": {"endpoint": receiver.endpoint(project_id)}},
+        json={"name": "example-results", "spec": {"endpoint": nexus_receiver.endpoint(project_id)}},
     )
     NexusCredentials(
-        url=nexus_emulator.url, token=nexus_emulator.token, project_id=project_id, webhook_id=webhook["id"]
+        url=nexus_service.url, token=nexus_service.token, project_id=project_id, webhook_id=webhook["id"]
     ).save("nexus-example", overwrite=True)
     credentials = NexusCredentials.load("nexus-example")
     example_flow = load_flow_from_entrypoint(f"{FLOWS / 'example_flow.py'}:example_flow")
@@ -67,15 +50,15 @@ def test_example_flow_runs_on_nexus_with_a_nexus_credentials_block(
     state: Any = example_flow(credentials=credentials, return_state=True)
     assert state.result() == {}  # the labels went to the webhook: there is no output to count them from
 
-    deliveries = receiver.deliveries[project_id]
+    deliveries = nexus_receiver.deliveries[project_id]
     by_job = Counter(body["job_name"] for body in deliveries for _ in body["results"])
     assert by_job == {"stage-reviews": 10, "score-reviews": 10}
     labels = Counter(r["result"]["label"] for b in deliveries if b["job_name"] == "score-reviews" for r in b["results"])
     assert sum(labels.values()) == 10
     assert set(labels) <= {"positive", "negative", "neutral"}
     # the scoring job read the staging job's dataset: the reviews were uploaded once
-    [dataset] = nexus_api(nexus_emulator, "GET", f"{base}/datasets")["data"]
+    [dataset] = nexus_api(nexus_service, "GET", f"{base}/datasets")["data"]
     assert dataset["status"]["itemCount"] == 10
     # and the flow's clean-up deleted both jobs (the dataset, their input, stays)
-    with jobnode.Client(nexus_emulator.url, nexus_emulator.token, platform="nexus", project_id=project_id) as client:
+    with jobnode.Client(nexus_service.url, nexus_service.token, platform="nexus", project_id=project_id) as client:
         assert client.jobs.list().data == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -15,8 +14,6 @@ import pytest
 
 from jobnode.service.process import ServiceProcess
 from tests.conformance.nexus.setup_env import SDK_VERSION, env_python, installed_version
-from tests.platforms.nexus.receiver import Receiver, running_receiver
-from tests.platforms.nexus.steps import NEXUS_STEPS
 
 WORKER = Path(__file__).with_name("sdk_worker.py")
 
@@ -88,28 +85,11 @@ def sdk_env() -> Path:
 
 
 @pytest.fixture(scope="session")
-def conformance_service(tmp_path_factory: pytest.TempPathFactory, sdk_env: Path) -> Iterator[ServiceProcess]:
-    with ServiceProcess(
-        tmp_path_factory.mktemp("nexus-conformance"),
-        steps=[NEXUS_STEPS],
-        token=secrets.token_hex(16),
-        extra_args=["--platform", "nexus"],
-    ) as service:
-        yield service
-
-
-@pytest.fixture(scope="session")
-def sdk(conformance_service: ServiceProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
-    assert conformance_service.token
-    worker = Sdk(conformance_service.url, conformance_service.token, tmp_path_factory.mktemp("sdk") / "sdk.log")
+def sdk(sdk_env: Path, nexus_service: ServiceProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
+    assert nexus_service.token
+    worker = Sdk(nexus_service.url, nexus_service.token, tmp_path_factory.mktemp("sdk") / "sdk.log")
     yield worker
     worker.close()
-
-
-@pytest.fixture(scope="session")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as r:
-        yield r
 
 
 @pytest.fixture

@@ -84,14 +84,14 @@ def dataset(sdk: Sdk, project: str, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def webhook(sdk: Sdk, project: str, receiver: Receiver) -> str:
-    return make_webhook(sdk, project, receiver.endpoint(project))
+def webhook(sdk: Sdk, project: str, nexus_receiver: Receiver) -> str:
+    return make_webhook(sdk, project, nexus_receiver.endpoint(project))
 
 
 # -- create ---------------------------------------------------------------------------------------------------------
 
 
-def test_create_with_an_artifact(sdk: Sdk, project: str, dataset: str, webhook: str, receiver: Receiver) -> None:
+def test_create_with_an_artifact(sdk: Sdk, project: str, dataset: str, webhook: str, nexus_receiver: Receiver) -> None:
     # As printed, the guide's example leaves out `deployment_metadata`, and SDK 1.12.2 then fails before sending
     # anything (`None.pop`); with it and no `instance_id`, the SDK asks for the artifact's available instances and
     # picks a default one.
@@ -123,7 +123,7 @@ result = project.batch.jobs.create(
     assert job["status"]["overview"] == "Waiting" and set(job["status"]["items"]) == COUNTERS
     done = wait_until_done(sdk, project, job["id"])
     assert done["status"]["items"]["Delivered"] == 5
-    assert sorted(receiver.items(project)) == sorted(c["url"] for c in cells(5))
+    assert sorted(nexus_receiver.items(project)) == sorted(c["url"] for c in cells(5))
 
 
 def test_the_guides_artifact_example_as_printed_fails_inside_the_sdk(sdk: Sdk, project: str, dataset: str) -> None:
@@ -241,18 +241,18 @@ def test_delete(sdk: Sdk, project: str, dataset: str, webhook: str) -> None:
 
 
 def test_wait_until_done_counts_failed_items_and_deliveries(
-    sdk: Sdk, project: str, tmp_path: Path, receiver: Receiver
+    sdk: Sdk, project: str, tmp_path: Path, nexus_receiver: Receiver
 ) -> None:
     items = [*cells(6), {"url": "https://my-endpoint.url/broken.jpg", "fail": True}]
     dataset = make_dataset(sdk, project, tmp_path, items)
-    webhook = make_webhook(sdk, project, receiver.endpoint(project))
+    webhook = make_webhook(sdk, project, nexus_receiver.endpoint(project))
     job = create_job(sdk, project, dataset, webhook)
     done = wait_until_done(sdk, project, job["id"])
     counts = done["status"]["items"]
     assert (counts["Gathered"], counts["Predicted"], counts["FailedPredict"]) == (7, 6, 1)
     assert (counts["Delivered"], counts["FailedDeliver"]) == (6, 1)
     assert done["status"]["overview"] == "Reached" and done["status"]["message"] == "Finished"
-    assert sorted(receiver.items(project)) == sorted(c["url"] for c in cells(6))
+    assert sorted(nexus_receiver.items(project)) == sorted(c["url"] for c in cells(6))
 
 
 def test_get_logs(sdk: Sdk, project: str, tmp_path: Path, webhook: str) -> None:

@@ -8,7 +8,16 @@ import jobnode
 from tests.e2e.airflow.conftest import REPO, TEST_DAGS, AirflowHome, job_fates
 
 
-def test_example_dag_runs_deferred_and_cleans_up_after_itself(
+def test_a_running_job_is_awaited_in_the_trigger(airflow_home: AirflowHome, client: jobnode.Client) -> None:
+    result = airflow_home.run("dags", "test", "jobnode_defer_test", "-f", str(TEST_DAGS / "jobnode_defer_test.py"))
+    output = result.stdout + result.stderr
+    assert "state=success" in output, output[-5000:]
+    assert "running trigger in line" in output  # the job was still running (it sleeps): the wait was deferred
+    [job] = client.jobs.list(name="defer-slow").data
+    assert job.state is jobnode.JobState.SUCCEEDED
+
+
+def test_example_dag_runs_and_cleans_up_after_itself(
     airflow_home: AirflowHome, client: jobnode.Client, tmp_path_factory
 ) -> None:  # type: ignore[no-untyped-def]
     logs = tmp_path_factory.mktemp("example") / "score.jsonl"
@@ -25,7 +34,6 @@ def test_example_dag_runs_deferred_and_cleans_up_after_itself(
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     assert "state=success" in output, output[-5000:]
-    assert "running trigger in line" in output  # the scoring job was awaited in the trigger
     assert len(logs.read_text().splitlines()) == 10  # one entry per review
     fates = job_fates(client, output)
     # both jobs are gone with their outputs: the scoring job first (it read the staging job's output)

@@ -6,36 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import secrets
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 import jobnode
 from jobnode.platforms.nexus.backend import NexusBackend
 from jobnode.service.process import ServiceProcess
 from tests.e2e.airflow.conftest import REPO, AirflowHome
-from tests.platforms.nexus.receiver import Receiver, running_receiver
+from tests.platforms.nexus.receiver import Receiver
 
 NEXUS_JOB_ID = re.compile(r"\bbatchjob_[0-9a-f-]{36}\b")
 DATASET_ID = re.compile(r"\bdataset_[0-9a-f-]{36}\b")
-
-
-@pytest.fixture(scope="module")
-def nexus_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    with ServiceProcess(
-        tmp_path_factory.mktemp("nexus-dag"), token=secrets.token_hex(16), extra_args=["--platform", "nexus"]
-    ) as service:
-        yield service
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as r:
-        yield r
 
 
 async def _create_webhook(backend: NexusBackend, endpoint: str) -> str:
@@ -46,18 +28,18 @@ async def _create_webhook(backend: NexusBackend, endpoint: str) -> str:
 
 
 def test_example_dag_runs_on_nexus_by_switching_the_connection(
-    airflow_home: AirflowHome, nexus_emulator: ServiceProcess, receiver: Receiver, tmp_path: Path
+    airflow_home: AirflowHome, nexus_service: ServiceProcess, nexus_receiver: Receiver, tmp_path: Path
 ) -> None:
     project_id = f"proj_{uuid.uuid4().hex}"
-    token = nexus_emulator.token or ""
+    token = nexus_service.token or ""
     webhook_id = asyncio.run(
         _create_webhook(
-            NexusBackend(nexus_emulator.url, token=token, project_id=project_id), receiver.endpoint(project_id)
+            NexusBackend(nexus_service.url, token=token, project_id=project_id), nexus_receiver.endpoint(project_id)
         )
     )
     connection = {
         "conn_type": "jobnode_nexus",
-        "host": nexus_emulator.url,
+        "host": nexus_service.url,
         "password": token,
         "extra": {"project_id": project_id, "webhook_id": webhook_id, "poll_interval": 0.5},
     }
@@ -79,12 +61,11 @@ def test_example_dag_runs_on_nexus_by_switching_the_connection(
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     assert "state=success" in output, output[-5000:]
-    assert "running trigger in line" in output  # the scoring job was awaited in the trigger, polling Nexus
     assert "left no output to read: its results went to a webhook" in output  # count_labels was skipped
 
     # both jobs ran over the one dataset the reviews were uploaded as, and delivered to the connection's webhook
     assert len(set(DATASET_ID.findall(output))) == 1, output[-5000:]
-    deliveries = receiver.deliveries[project_id]
+    deliveries = nexus_receiver.deliveries[project_id]
     by_job = Counter(body["job_name"] for body in deliveries for _ in body["results"])
     assert by_job == {"stage-reviews": 10, "score-reviews": 10}
     labels = Counter(r["result"]["label"] for b in deliveries if b["job_name"] == "score-reviews" for r in b["results"])
@@ -97,5 +78,5 @@ def test_example_dag_runs_on_nexus_by_switching_the_connection(
 
     # the cleanup deleted both jobs on Nexus
     assert len(set(NEXUS_JOB_ID.findall(output))) == 2, output[-5000:]
-    with jobnode.Client(nexus_emulator.url, token, platform="nexus", project_id=project_id) as client:
+    with jobnode.Client(nexus_service.url, token, platform="nexus", project_id=project_id) as client:
         assert client.jobs.list().data == []

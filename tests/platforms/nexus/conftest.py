@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from jobnode.platforms.nexus.backend import NexusBackend
 from jobnode.service.process import ServiceProcess
-from tests.platforms.nexus.receiver import Receiver, running_receiver
-from tests.platforms.nexus.steps import NEXUS_STEPS
-
-
-@pytest.fixture(scope="session")
-def nexus_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    """One emulator for the session; each test works in a project of its own."""
-    with ServiceProcess(
-        tmp_path_factory.mktemp("nexus"),
-        steps=[NEXUS_STEPS],
-        token=secrets.token_hex(16),
-        extra_args=["--platform", "nexus"],
-    ) as service:
-        yield service
-
-
-@pytest.fixture(scope="session")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as r:
-        yield r
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ async def http(nexus_service: ServiceProcess, project_id: str) -> AsyncIterator[
 
 
 def test_a_job_from_start_to_end_through_the_client(
-    nexus_service: ServiceProcess, project_id: str, receiver: Receiver
+    nexus_service: ServiceProcess, project_id: str, nexus_receiver: Receiver
 ) -> None:
     items = [*cells(29), {"url": "https://cells.test/broken.jpg", "fail": True}]
     with jobnode.Client(nexus_service.url, nexus_service.token, platform="nexus", project_id=project_id) as client:
@@ -72,7 +72,7 @@ def test_a_job_from_start_to_end_through_the_client(
             name="cells",
             step="nx_predict",
             items=items,
-            webhook=Webhook(url=receiver.endpoint(project_id), secret="s3cret", max_attempts=2),
+            webhook=Webhook(url=nexus_receiver.endpoint(project_id), secret="s3cret", max_attempts=2),
         )
         assert job.platform == "nexus" and job.id.startswith("batchjob_")
         assert job.state in (JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED)
@@ -85,9 +85,9 @@ def test_a_job_from_start_to_end_through_the_client(
         assert client.artifacts.get(done.inputs[0].id).records == 30
 
         # the webhook got every result that could be delivered, signed with the webhook's secret
-        assert sorted(receiver.items(project_id)) == sorted(c["url"] for c in cells(29))
-        body = json.dumps(receiver.deliveries[project_id][0], separators=(",", ":"), ensure_ascii=False).encode()
-        headers = receiver.headers[project_id][0]
+        assert sorted(nexus_receiver.items(project_id)) == sorted(c["url"] for c in cells(29))
+        body = json.dumps(nexus_receiver.deliveries[project_id][0], separators=(",", ":"), ensure_ascii=False).encode()
+        headers = nexus_receiver.headers[project_id][0]
         assert verify_signature(
             base64.b64encode(b"s3cret").decode(),
             body,
@@ -169,12 +169,14 @@ async def test_stop_time_passing_times_the_job_out(nexus: NexusBackend) -> None:
     assert done.reason == "BatchJob not completed before defined stop time"
 
 
-async def test_a_job_that_delivers_nothing_failed(nexus: NexusBackend, receiver: Receiver, project_id: str) -> None:
+async def test_a_job_that_delivers_nothing_failed(
+    nexus: NexusBackend, nexus_receiver: Receiver, project_id: str
+) -> None:
     failing = await nexus.create_job(spec(cells(4, fail=True)))
     done = await wait(nexus, failing.id)
     assert (done.state, done.raw_state, done.progress.items_failed) == (JobState.FAILED, "Failed", 4)
     refused = await nexus.create_job(
-        spec(webhook=Webhook(url=receiver.endpoint(project_id, fail=True), max_attempts=1))
+        spec(webhook=Webhook(url=nexus_receiver.endpoint(project_id, fail=True), max_attempts=1))
     )
     done = await wait(nexus, refused.id)
     assert (done.state, done.progress.items_processed, done.progress.items_failed_delivery) == (JobState.FAILED, 3, 3)
