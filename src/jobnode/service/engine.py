@@ -59,7 +59,6 @@ class ActiveJob:
     """What the scheduler keeps in memory about a job that is not finished."""
 
     id: str
-    seq: int
     state: str
     step: Step
     params: BaseModel
@@ -67,7 +66,6 @@ class ActiveJob:
     workers: int
     max_attempts: int
     max_item_failures: int
-    items_total: int
     start_at: float | None
     stop_at: float | None
     timeout: float | None
@@ -181,7 +179,6 @@ class Engine:
         params = step.params_model.model_validate(spec.params)
         job = ActiveJob(
             id=row["id"],
-            seq=row["seq"],
             state=row["state"],
             step=step,
             params=params,
@@ -189,7 +186,6 @@ class Engine:
             workers=spec.workers,
             max_attempts=spec.max_attempts,
             max_item_failures=spec.max_item_failures,
-            items_total=row["items_total"],
             start_at=row["start_at"],
             stop_at=row["stop_at"],
             timeout=row["timeout"],
@@ -831,9 +827,6 @@ class Engine:
             (artifact_id, job_id, str(path), records, path.stat().st_size, time.time()),
         )
         return artifact_id
-
-    def is_cancelled(self, job_id: str) -> bool:
-        return job_id in self._cancelled
 
     def active_ids(self) -> Iterable[str]:
         with self._lock:
