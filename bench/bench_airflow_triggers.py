@@ -50,14 +50,16 @@ def serve(data_dir: Path, token: str, ready_file: Path) -> None:
     """A local job service whose app also counts requests and answers `/bench/ready/{id}` (404 until the job has
     ended), which is what `HttpSensorTrigger` waits for."""
     import uvicorn
-    from fastapi import Request, Response
+    from fastapi import FastAPI, Request, Response
 
-    from jobnode.service.app import create_app
-    from jobnode.service.engine import ACTIVE, Engine
+    from jobnode.service.api import create_app
+    from jobnode.service.engine import Engine
+    from jobnode.service.jobs import JobService
 
     engine = Engine(data_dir)
     engine.start()
-    app = create_app(engine, token=token)
+    service = JobService(engine)
+    app = FastAPI()
     counts: Counter[str] = Counter()
 
     @app.middleware("http")
@@ -78,14 +80,16 @@ def serve(data_dir: Path, token: str, ready_file: Path) -> None:
 
     @app.get("/bench/ready/{job_id}")
     def ready(job_id: str) -> Response:
-        row = engine.store.job_row(job_id)
-        if row is None or row["state"] in ACTIVE:
+        record = service.find(job_id)
+        if record is None or not record.is_terminal:
             return Response(status_code=404)
-        return Response(json.dumps({"state": row["state"]}), media_type="application/json")
+        return Response(json.dumps({"state": record.state.value}), media_type="application/json")
 
     @app.get("/bench/stats")
     def stats() -> dict[str, int]:
         return dict(counts)
+
+    app.mount("/", create_app(service, token=token))  # the native API, after the bench's own routes
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

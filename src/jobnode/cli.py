@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from jobnode.core.errors import JobnodeError
 from jobnode.core.models import Job, JobState
-from jobnode.platforms import EMULATORS
+from jobnode.platforms import get_platform, platforms
 from jobnode.progress import ProgressBar
 
 
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--platform",
         default="local",
-        choices=["local", *EMULATORS],
+        choices=[name for name, p in platforms().items() if name == "local" or p.emulator],
         help="the API this port speaks: local (native /v1, the default) or a platform's emulator at the root of the "
         "port, for that platform's own SDK (e.g. nexus); one platform per port",
     )
@@ -249,10 +249,10 @@ def _submit(client: Any, args: argparse.Namespace) -> int:
     if args.dry_run:
         plan = client.jobs.plan(**spec_fields)
         if args.json:
-            print(json.dumps(plan, indent=2))
+            print(plan.model_dump_json(indent=2))
         else:
-            print(f"{plan['items_total']} items in {plan['batches_total']} batches of up to {plan['batch_size']}")
-            for item in plan["sample"]:
+            print(f"{plan.items_total} items in {plan.batches_total} batches of up to {plan.batch_size}")
+            for item in plan.sample:
                 print(f"  {json.dumps(item)[:120]}")
         return 0
     job = client.jobs.create(idempotency_key=args.idempotency_key, **spec_fields)
@@ -305,8 +305,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "serve":
-            from jobnode.service.server import serve
+            from jobnode.service.server import EmulatorMount, serve
 
+            emulator = None
+            if args.platform != "local":
+                descriptor = get_platform(args.platform)
+                emulator = EmulatorMount(descriptor.name, descriptor.load_emulator(), descriptor.emulator_prefix)
             serve(
                 host=args.host,
                 port=args.port,
@@ -316,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 threads=args.threads,
                 processes=args.processes,
                 allow_roots=args.allow_roots,
-                platform=args.platform,
+                emulator=emulator,
                 log_level=args.log_level if args.log_level != "warning" else "info",
             )
             return 0

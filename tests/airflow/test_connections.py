@@ -9,7 +9,7 @@ import pytest
 from airflow.sdk import Connection
 
 import jobnode
-from jobnode.airflow.connections import CONNECTION_TYPES, client_settings, service_url
+from jobnode.airflow.connections import client_settings, connection_types, service_url
 from jobnode.airflow.hooks import JobnodeHook
 from jobnode.airflow.provider import get_provider_info
 from jobnode.core.errors import ConfigurationError
@@ -93,7 +93,7 @@ def test_provider_info_is_valid_for_airflow() -> None:
 def test_each_connection_type_names_a_hook_of_that_type() -> None:
     from airflow.sdk._shared.module_loading import import_string
 
-    for conn_type, kind in CONNECTION_TYPES.items():
+    for conn_type, kind in connection_types().items():
         assert import_string(kind.hook_class).conn_type == conn_type
 
 

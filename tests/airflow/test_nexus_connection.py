@@ -12,7 +12,7 @@ from airflow.sdk import Connection
 from airflow.sdk.exceptions import AirflowFailException
 
 import jobnode
-from jobnode.airflow.connections import CONNECTION_TYPES, client_settings
+from jobnode.airflow.connections import client_settings, connection_types
 from jobnode.airflow.hooks import JobnodeHook, JobnodeNexusHook
 from jobnode.airflow.operators import JobnodeSubmitJobOperator
 from jobnode.airflow.provider import get_provider_info
@@ -89,7 +89,7 @@ class TestOptions:
     @pytest.mark.parametrize(
         ("extra", "message"),
         [
-            ({}, "has no project: set the extra field 'project_id'"),
+            ({}, "has no project id: set the extra field 'project_id'"),
             ({"project_id": " "}, "has no project"),
             ({"project_id": 7}, "'project_id' must be text"),
             ({"project_id": "p", "deployments": "deploy_1"}, "'deployments' must be a JSON object"),
@@ -110,7 +110,7 @@ class TestProviderInfo:
         behaviour = nexus["ui-field-behaviour"]
         assert set(behaviour["hidden-fields"]) == {"login", "port", "schema"}
         assert behaviour["relabeling"] == {"host": "Endpoint", "password": "Secret key"}
-        assert CONNECTION_TYPES["jobnode_nexus"].platform == "nexus"
+        assert connection_types()["jobnode_nexus"].platform.name == "nexus"
 
     def test_airflow_loads_the_hook_and_the_form(self) -> None:
         from airflow.providers_manager import ProvidersManager

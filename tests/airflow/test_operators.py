@@ -97,7 +97,7 @@ class TestSubmitDeferred:
         inputs = [(d.namespace, d.name) for d in lineage.inputs]
         assert inputs == [("s3://reviews", "2026/"), ("file", "/data/extra.txt")]
         outputs = [(d.namespace, d.name) for d in lineage.outputs]
-        assert outputs == [("jobnode-local://fake:1", f"artifacts/art_{job.id}")]
+        assert outputs == [("jobnode-memory://memory.invalid", f"artifacts/art_{job.id}")]
         assert lineage.run_facets["externalQuery"].externalQueryId == job.id
 
 

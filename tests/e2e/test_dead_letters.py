@@ -27,8 +27,8 @@ def test_a_batch_that_fails_every_attempt_is_dead_lettered_with_its_items(client
     assert done.state is JobState.FAILED
     assert (done.progress.items_processed, done.progress.items_failed, done.progress.batches_failed) == (5, 3, 1)
     [dead] = client.jobs.dead_letters(done.id)
-    assert (dead["batch"], dead["attempts"], dead["items"]) == (1, 2, [2, 3])
-    assert "failed on purpose (batch 1, attempt 2)" in dead["error"]
+    assert (dead.batch, dead.attempts, dead.items) == (1, 2, [2, 3])
+    assert "failed on purpose (batch 1, attempt 2)" in dead.error
 
     errors = client.jobs.errors(done.id)  # the most recent first
     batch_errors = [(e.batch, e.attempt) for e in errors if e.item is None]
@@ -54,7 +54,7 @@ def test_resubmit_keeps_the_original_settings_unless_overridden(client: jobnode.
     done = _failing_job(client)
     same = client.jobs.wait(client.jobs.resubmit_failed(done.id).id, timeout=60)  # same params: same failures
     assert same.state is JobState.FAILED and same.progress.items_failed == 3
-    assert client.jobs.dead_letters(same.id)[0]["items"] == [2, 3]
+    assert client.jobs.dead_letters(same.id)[0].items == [2, 3]
     renamed = client.jobs.resubmit_failed(done.id, name="second-try", batch_size=10, params={"fail_items": [3]})
     finished = client.jobs.wait(renamed.id, timeout=60)
     assert finished.name == "second-try" and finished.progress.batches_total == 1

@@ -60,8 +60,8 @@ def test_cortex_filtering_examples_select_the_same_files(
 ) -> None:
     root = images.parent
     plan = client.jobs.plan(step="identity", files=[f"{root}/{p}" for p in paths], includes=includes, excludes=excludes)
-    assert plan["items"] == [f"{images}/{name}" for name in expected]
-    assert plan["files"] == plan["items"] and plan["files_total"] == len(expected)
+    assert plan.items == [f"{images}/{name}" for name in expected]
+    assert plan.files == plan.items and plan.files_total == len(expected)
 
 
 def test_each_file_is_one_item_of_a_job(client: jobnode.Client, images: Path) -> None:
@@ -107,7 +107,7 @@ def test_artifacts_of_earlier_jobs_by_id_and_by_name_record_lineage(client: jobn
     assert {a.id for a in chained.inputs} == {first.outputs[0].id, second.outputs[0].id}
     assert client.artifacts.get(first.outputs[0].id).consumers == [chained.id]
     plan = client.jobs.plan(step="identity", artifacts=[f"{first.id}/results"])
-    assert plan["input_artifacts"] == [first.outputs[0].id] and plan["items"] == [{"id": "a"}, {"id": "b"}]
+    assert plan.input_artifacts == [first.outputs[0].id] and plan.items == [{"id": "a"}, {"id": "b"}]
 
 
 def test_unknown_artifacts_and_missing_files_are_422_naming_the_field(client: jobnode.Client, inputs_dir: Path) -> None:
@@ -124,12 +124,12 @@ def test_dry_run_resolves_items_and_batches_and_creates_nothing(client: jobnode.
     lines.write_text("".join(json.dumps({"id": f"x{i}"}) + "\n" for i in range(2500)) + "{bad\n")
     before = client.jobs.list(name="dry-run-input", limit=1000).data
     plan = client.jobs.plan(name="dry-run-input", step="identity", delimited=[str(lines)], batch_size=100)
-    assert plan["dry_run"] is True
-    assert (plan["items_total"], plan["batches_total"], plan["batch_size"]) == (2500, 25, 100)
-    assert plan["items"] is None and plan["sample"][:2] == [{"id": "x0"}, {"id": "x1"}]  # many: a sample only
-    assert plan["batches"][-1] == {"index": 24, "first_item": 2400, "size": 100}
-    assert plan["rejected"] == [{"item": f"{lines}:2501", "reason": plan["rejected"][0]["reason"]}]
-    assert plan["files"] == [str(lines)]
+    assert plan.dry_run is True
+    assert (plan.items_total, plan.batches_total, plan.batch_size) == (2500, 25, 100)
+    assert plan.items is None and plan.sample[:2] == [{"id": "x0"}, {"id": "x1"}]  # many: a sample only
+    assert plan.batches[-1].model_dump() == {"index": 24, "first_item": 2400, "size": 100}
+    assert [r.model_dump() for r in plan.rejected] == [{"item": f"{lines}:2501", "reason": plan.rejected[0].reason}]
+    assert plan.files == [str(lines)]
     assert client.jobs.list(name="dry-run-input", limit=1000).data == before
 
 
@@ -186,7 +186,7 @@ def test_allow_root_replaces_the_default_roots(tmp_path: Path) -> None:
         ServiceProcess(data_dir, extra_args=["--allow-root", str(allowed)]) as service,
         jobnode.Client(service.url) as client,
     ):
-        assert client.jobs.plan(step="identity", delimited=[str(allowed)])["items"] == [{"n": 1}]
+        assert client.jobs.plan(step="identity", delimited=[str(allowed)]).items == [{"n": 1}]
         (data_dir / "b.jsonl").write_text('{"n": 2}\n')
         with pytest.raises(jobnode.ValidationFailed, match="--allow-root"):
             client.jobs.plan(step="identity", delimited=[str(data_dir / "b.jsonl")])

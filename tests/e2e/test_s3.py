@@ -85,7 +85,7 @@ def test_cortex_filtering_examples_verbatim(
         includes=request_.get("includes", ()),
         excludes=request_.get("excludes", ()),
     )
-    assert plan["items"] == [f"s3://bucket/images/{name}" for name in selected]
+    assert plan.items == [f"s3://bucket/images/{name}" for name in selected]
 
 
 def test_a_job_over_s3_files(s3_client: jobnode.Client) -> None:
@@ -110,10 +110,10 @@ def test_delimited_files_in_s3_with_a_bad_line(s3_client: jobnode.Client) -> Non
 
 
 def test_new_objects_are_seen_by_the_next_job(s3_client: jobnode.Client, s3: s3fs.S3FileSystem) -> None:
-    before = s3_client.jobs.plan(step="identity", files=["s3://bucket/images/"])["items_total"]
+    before = s3_client.jobs.plan(step="identity", files=["s3://bucket/images/"]).items_total
     s3.pipe("bucket/images/img_5.jpg", b"5")
     try:
-        after = s3_client.jobs.plan(step="identity", files=["s3://bucket/images/"])["items_total"]
+        after = s3_client.jobs.plan(step="identity", files=["s3://bucket/images/"]).items_total
         assert after == before + 1
     finally:
         s3.rm("bucket/images/img_5.jpg")

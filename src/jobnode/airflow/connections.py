@@ -1,24 +1,27 @@
-"""Airflow connection types: one entry per job platform, from the form a user fills to the client's options.
+"""Airflow connection types, derived from the platforms' descriptors: one type per platform, its form fields, and
+how a connection becomes the platform's settings.
 
-A platform joins the provider with one `ConnectionType` entry in `CONNECTION_TYPES` (its conn type, platform, form
-fields and how a connection becomes its backend's options) and a hook class that names that conn type (a subclass
-of `JobnodeHook` with three class attributes). The provider info, the connection form and `JobnodeHook` all read
-this mapping. This module imports nothing heavy: Airflow reads it whenever it lists providers.
+Every platform gets a connection type (`Platform.conn_type`): the host is its URL (a host name, or a whole URL),
+the password its token, and each of its own settings an extra field of the form, labelled and described as in the
+platform's settings model. Fields every jobnode connection has (`COMMON_FIELDS`) say how the provider waits. This
+module imports nothing heavy: Airflow reads it whenever it lists providers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Mapping
+import typing
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 from jobnode.core.errors import ConfigurationError
+from jobnode.platforms import Platform, by_conn_type, platforms
 
-DEFAULT_PORT = 8765
 DEFAULT_POLL_INTERVAL = 5.0
-#: Datature's API, the endpoint of a `jobnode_nexus` connection whose host is empty
-NEXUS_URL = "https://api.datature.io"
 
 
 class ConnectionLike(Protocol):
@@ -52,7 +55,7 @@ class ClientSettings:
 
     Attributes:
         platform: the jobnode platform (`local`, ...).
-        options: keyword arguments of the platform's backend (url, token, ...); never shown in a repr.
+        options: the platform's settings that the connection gives (url, token, ...); never shown in a repr.
         poll_interval: seconds between two status requests when the platform has no push channel.
         watch: whether to use the platform's push channel (server-sent events) when it has one.
     """
@@ -61,43 +64,6 @@ class ClientSettings:
     options: dict[str, Any] = field(repr=False)
     poll_interval: float = DEFAULT_POLL_INTERVAL
     watch: bool = True
-
-
-OptionsBuilder = Callable[[ConnectionLike], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class ConnectionType:
-    """One Airflow connection type and the platform behind it.
-
-    Attributes:
-        conn_type: the Airflow connection type (`jobnode`, `jobnode_nexus`, ...).
-        platform: the jobnode platform its jobs run on.
-        hook_class: the dotted path of the hook class whose `conn_type` is this one.
-        hook_name: the name shown in the connection form's type list.
-        options: turns a connection into the platform backend's keyword arguments.
-        conn_fields: extra form fields (Airflow's `conn-fields`: label, description, JSON schema), besides the
-            fields every jobnode connection has (`COMMON_FIELDS`).
-        ui_field_behaviour: hidden fields, relabelings and placeholders of the standard form fields.
-    """
-
-    conn_type: str
-    platform: str
-    hook_class: str
-    hook_name: str
-    options: OptionsBuilder
-    conn_fields: Mapping[str, Any] = field(default_factory=dict)
-    ui_field_behaviour: Mapping[str, Any] = field(default_factory=dict)
-
-    def provider_entry(self) -> dict[str, Any]:
-        """The `connection-types` entry of the provider info."""
-        return {
-            "connection-type": self.conn_type,
-            "hook-class-name": self.hook_class,
-            "hook-name": self.hook_name,
-            "conn-fields": {**COMMON_FIELDS, **self.conn_fields},
-            "ui-field-behaviour": dict(self.ui_field_behaviour),
-        }
 
 
 #: form fields of every jobnode connection: how the provider waits, not how the platform is reached
@@ -121,6 +87,120 @@ COMMON_FIELDS: dict[str, Any] = {
     },
 }
 
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object", list: "array"}
+_KIND_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a JSON object",
+    "array": "a JSON array",
+}
+
+
+def _json_type(info: FieldInfo) -> str:
+    """The JSON type of a setting (`str | None` is "string", `dict[str, str]` is "object")."""
+    annotation = info.annotation
+    for candidate in (annotation, *typing.get_args(annotation)):
+        origin = typing.get_origin(candidate) or candidate
+        if origin in _JSON_TYPES:
+            return _JSON_TYPES[origin]
+    return "string"
+
+
+@dataclass(frozen=True)
+class ConnectionType:
+    """One Airflow connection type, derived from a platform's descriptor."""
+
+    platform: Platform
+
+    @property
+    def conn_type(self) -> str:
+        return self.platform.conn_type
+
+    @property
+    def hook_class(self) -> str:
+        """The dotted path of the hook class registered for this type (`jobnode.airflow.hooks`)."""
+        return f"jobnode.airflow.hooks.{hook_class_name(self.platform)}"
+
+    @property
+    def hook_name(self) -> str:
+        return f"jobnode {self.platform.title}"
+
+    def conn_fields(self) -> dict[str, Any]:
+        """The form's extra fields: the common ones, then each of the platform's own settings."""
+        fields = dict(COMMON_FIELDS)
+        for name, info in self.platform.settings.own_fields().items():
+            schema: dict[str, Any] = {"type": [_json_type(info), "null"]}
+            fields[name] = {"label": info.title or name, "description": info.description or "", "schema": schema}
+        return fields
+
+    def ui_field_behaviour(self) -> dict[str, Any]:
+        """Hidden fields, relabelings and placeholders of the standard form fields."""
+        settings = self.platform.settings.model_fields
+        hidden = ["login"]
+        relabeling = {"password": settings["token"].title or "Token"}
+        placeholders: dict[str, str] = {}
+        if self.platform.url_port is None:
+            hidden += ["port", "schema"]
+            relabeling["host"] = settings["url"].title or "Host"
+            placeholders["host"] = self.platform.default_url or _example(settings["url"]) or ""
+        else:
+            relabeling["schema"] = "Scheme"
+            placeholders.update(
+                host=f"127.0.0.1 or {self.platform.url_scheme}://jobs.example.com",
+                port=str(self.platform.url_port),
+                schema=self.platform.url_scheme,
+            )
+        placeholders["password"] = settings["token"].description or ""
+        for name, info in self.platform.settings.own_fields().items():
+            example = _example(info)
+            if example:
+                placeholders[name] = example
+        return {"hidden-fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
+
+    def provider_entry(self) -> dict[str, Any]:
+        """The `connection-types` entry of the provider info."""
+        return {
+            "connection-type": self.conn_type,
+            "hook-class-name": self.hook_class,
+            "hook-name": self.hook_name,
+            "conn-fields": self.conn_fields(),
+            "ui-field-behaviour": self.ui_field_behaviour(),
+        }
+
+    def options(self, conn: ConnectionLike) -> dict[str, Any]:
+        """The platform's settings that the connection gives (left-out ones take the platform's defaults)."""
+        platform = self.platform
+        url = service_url(conn, scheme=platform.url_scheme, port=platform.url_port, default=platform.default_url)
+        options: dict[str, Any] = {"url": url, "token": conn.password or None}
+        timeout = _number(conn, "timeout", None, 1.0)
+        if timeout is not None:
+            options["timeout"] = timeout
+        for name, info in platform.settings.own_fields().items():
+            value = _own_field(conn, name, info)
+            if value is not None:
+                options[name] = value
+        return options
+
+
+def _example(info: FieldInfo) -> str | None:
+    if not info.examples:
+        return None
+    example = info.examples[0]
+    return example if isinstance(example, str) else json.dumps(example)
+
+
+def hook_class_name(platform: Platform) -> str:
+    """The name of a platform's hook class: `JobnodeHook` for the connection type `jobnode`, else
+    `Jobnode<Label>Hook`."""
+    return "JobnodeHook" if platform.conn_type == "jobnode" else f"Jobnode{platform.label}Hook"
+
+
+def connection_types() -> dict[str, ConnectionType]:
+    """Every platform's connection type, by conn type."""
+    return {p.conn_type: ConnectionType(p) for p in platforms().values()}
+
 
 def extra_field(conn: ConnectionLike, name: str) -> Any:
     """An extra field, as the connection form stores it (`extra__<conn type>__<name>`) or written by hand."""
@@ -129,6 +209,32 @@ def extra_field(conn: ConnectionLike, name: str) -> Any:
     if value in (None, ""):
         value = extra.get(f"extra__{conn.conn_type}__{name}")
     return value
+
+
+def _own_field(conn: ConnectionLike, name: str, info: FieldInfo) -> Any:
+    """A platform setting from the connection's extra, checked against its type; a required one must be there."""
+    value = extra_field(conn, name)
+    if isinstance(value, str):
+        value = value.strip()
+    if value in (None, "", {}, []):
+        if info.is_required():
+            raise ConfigurationError(
+                f"connection {conn.conn_id!r} has no {(info.title or name).lower()}: set the extra field {name!r} "
+                f"({info.description or 'see the platform docs'})"
+            )
+        return None
+    kind = _json_type(info)
+    if kind in ("object", "array") and isinstance(value, str):
+        with contextlib.suppress(ValueError):  # not JSON: the type check below says what to give
+            value = json.loads(value)
+    try:
+        adapter: TypeAdapter[Any] = TypeAdapter(cast(Any, info.annotation))
+        return adapter.validate_python(value, strict=kind == "string")
+    except ValidationError:
+        raise ConfigurationError(
+            f"connection {conn.conn_id!r}: extra field {name!r} must be {_KIND_WORDS[kind]} "
+            f"({info.description or 'see the platform docs'}; got {value!r})"
+        ) from None
 
 
 def _number(conn: ConnectionLike, name: str, default: float | None, minimum: float) -> float | None:
@@ -160,10 +266,13 @@ def _flag(conn: ConnectionLike, name: str, default: bool) -> bool:
     raise ConfigurationError(f"connection {conn.conn_id!r}: extra field {name!r} must be true or false (got {value!r})")
 
 
-def service_url(conn: ConnectionLike, *, scheme: str = "http", port: int | None = DEFAULT_PORT) -> str:
+def service_url(
+    conn: ConnectionLike, *, scheme: str = "http", port: int | None = 8765, default: str | None = None
+) -> str:
     """The base URL of a service from a connection's host (a host name or a whole URL), port and schema.
 
-    `scheme` and `port` stand in for empty schema and port fields (`port=None`: no port in the URL).
+    `scheme` and `port` stand in for empty schema and port fields (`port=None`: no port in the URL); `default`
+    stands in for an empty host (a platform's public API).
 
     Example:
         ```python
@@ -173,9 +282,11 @@ def service_url(conn: ConnectionLike, *, scheme: str = "http", port: int | None 
     """
     host = (conn.host or "").strip().rstrip("/")
     if not host:
+        if default is not None:
+            return default
         raise ConfigurationError(
             f"connection {conn.conn_id!r} has no host: set it to the service's address, e.g. 127.0.0.1 with port "
-            f"{DEFAULT_PORT}, or a whole URL such as https://jobs.example.com"
+            f"{port or 443}, or a whole URL such as https://jobs.example.com"
         )
     if "://" in host:
         return host
@@ -186,148 +297,22 @@ def service_url(conn: ConnectionLike, *, scheme: str = "http", port: int | None 
     return f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
 
 
-def _request_timeout(conn: ConnectionLike) -> dict[str, float]:
-    """The `timeout` option of a backend, when the connection sets one."""
-    timeout = _number(conn, "timeout", None, 1.0)
-    return {} if timeout is None else {"timeout": timeout}
-
-
-def local_options(conn: ConnectionLike) -> dict[str, Any]:
-    """The `local` backend's options: the service URL and the bearer token (the connection's password)."""
-    return {"url": service_url(conn), "token": conn.password or None, **_request_timeout(conn)}
-
-
-def _text(conn: ConnectionLike, name: str) -> str | None:
-    value = extra_field(conn, name)
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise ConfigurationError(f"connection {conn.conn_id!r}: extra field {name!r} must be text (got {value!r})")
-    return value.strip() or None
-
-
-def _deployments(conn: ConnectionLike) -> dict[str, str] | None:
-    value = extra_field(conn, "deployments")
-    if value in (None, "", {}):
-        return None
-    parsed = value
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            parsed = None
-    if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
-        raise ConfigurationError(
-            f"connection {conn.conn_id!r}: extra field 'deployments' must be a JSON object of step names to Nexus "
-            f'deployment or artifact ids, such as {{"sentiment": "deploy_3286bd71-..."}} (got {value!r})'
-        )
-    return dict(parsed)
-
-
-def nexus_options(conn: ConnectionLike) -> dict[str, Any]:
-    """The `nexus` backend's options: the endpoint (the host; Datature's API when empty), the project's secret key
-    (the password), the project (extra `project_id`, required) and, optionally, the webhook that receives the
-    results (`webhook_id`) and the step names mapped to deployments (`deployments`).
-
-    Example:
-        ```python
-        nexus_options(Connection(conn_id="c", conn_type="jobnode_nexus", password="key",
-                                 extra='{"project_id": "proj_b705a"}'))
-        # {'url': 'https://api.datature.io', 'token': 'key', 'project_id': 'proj_b705a'}
-        ```
-    """
-    project_id = _text(conn, "project_id")
-    if project_id is None:
-        raise ConfigurationError(
-            f"connection {conn.conn_id!r} has no project: set the extra field 'project_id' to your Nexus project's "
-            "id (proj_...)"
-        )
-    options: dict[str, Any] = {
-        "url": service_url(conn, scheme="https", port=None) if (conn.host or "").strip() else NEXUS_URL,
-        "token": conn.password or None,
-        "project_id": project_id,
-        **_request_timeout(conn),
-    }
-    webhook_id = _text(conn, "webhook_id")
-    if webhook_id is not None:
-        options["webhook_id"] = webhook_id
-    deployments = _deployments(conn)
-    if deployments is not None:
-        options["deployments"] = deployments
-    return options
-
-
-CONNECTION_TYPES: dict[str, ConnectionType] = {
-    "jobnode": ConnectionType(
-        conn_type="jobnode",
-        platform="local",
-        hook_class="jobnode.airflow.hooks.JobnodeHook",
-        hook_name="jobnode local job service",
-        options=local_options,
-        ui_field_behaviour={
-            "hidden-fields": ["login"],
-            "relabeling": {"password": "Token", "schema": "Scheme"},
-            "placeholders": {
-                "host": "127.0.0.1 or https://jobs.example.com",
-                "port": str(DEFAULT_PORT),
-                "schema": "http",
-                "password": "the service's bearer token (JOBNODE_TOKEN)",
-            },
-        },
-    ),
-    "jobnode_nexus": ConnectionType(
-        conn_type="jobnode_nexus",
-        platform="nexus",
-        hook_class="jobnode.airflow.hooks.JobnodeNexusHook",
-        hook_name="jobnode Datature Nexus",
-        options=nexus_options,
-        conn_fields={
-            "project_id": {
-                "label": "Project ID",
-                "description": "The Nexus project whose batch jobs run (proj_...).",
-                "schema": {"type": ["string", "null"]},
-            },
-            "webhook_id": {
-                "label": "Webhook ID",
-                "description": "The webhook that receives the results of jobs that name none (webhook_...).",
-                "schema": {"type": ["string", "null"]},
-            },
-            "deployments": {
-                "label": "Deployments",
-                "description": "Step names mapped to Nexus deployment or artifact ids, as a JSON object, e.g. "
-                '{"sentiment": "deploy_3286bd71-..."}; other steps run on deploy_<step>.',
-                "schema": {"type": ["object", "null"]},
-            },
-        },
-        ui_field_behaviour={
-            "hidden-fields": ["login", "port", "schema"],
-            "relabeling": {"host": "Endpoint", "password": "Secret key"},
-            "placeholders": {
-                "host": NEXUS_URL,
-                "password": "the project's secret key",
-                "project_id": "proj_...",
-            },
-        },
-    ),
-}
-
-
 def client_settings(conn: ConnectionLike) -> ClientSettings:
     """How to build a client for a connection of any jobnode connection type.
 
     Raises:
         ConfigurationError: the connection type is not a jobnode one, or a field is wrong (the message names it).
     """
-    kind = CONNECTION_TYPES.get(conn.conn_type or "")
-    if kind is None:
-        known = ", ".join(sorted(CONNECTION_TYPES))
+    platform = by_conn_type(conn.conn_type or "")
+    if platform is None:
+        known = ", ".join(connection_types())
         raise ConfigurationError(
             f"connection {conn.conn_id!r} has type {conn.conn_type!r}, which is not a jobnode connection type; "
             f"use one of: {known}"
         )
     return ClientSettings(
-        platform=kind.platform,
-        options=kind.options(conn),
+        platform=platform.name,
+        options=ConnectionType(platform).options(conn),
         poll_interval=_number(conn, "poll_interval", DEFAULT_POLL_INTERVAL, 0.1) or DEFAULT_POLL_INTERVAL,
         watch=_flag(conn, "watch", True),
     )

@@ -7,17 +7,19 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from jobnode.airflow.connections import ClientSettings, client_settings
+from jobnode.airflow.connections import ClientSettings, client_settings, hook_class_name
 from jobnode.client import AsyncClient, Client
+from jobnode.platforms import Platform, platforms
 
 
 class JobnodeHook(BaseHook):
     """Jobs on the platform that a jobnode connection points at.
 
     Any jobnode connection type works (the connection's type picks the platform, see
-    `jobnode.airflow.connections.CONNECTION_TYPES`); this class is registered for the `jobnode` type, the local job
-    service. The sync client is built once per hook and closed by `close()`; each `aget_client()` call builds an
-    async client that the caller closes.
+    `jobnode.airflow.connections`); this class is registered for the `jobnode` type, the local job service, and each
+    other platform's type has a subclass of its own (`JobnodeNexusHook`, ...) that defaults to its connection. The
+    sync client is built once per hook and closed by `close()`; each `aget_client()` call builds an async client
+    that the caller closes.
 
     Example:
         ```python
@@ -83,17 +85,23 @@ class JobnodeHook(BaseHook):
             client.close()
 
 
-class JobnodeNexusHook(JobnodeHook):
-    """Batch jobs of a Datature Nexus project, through a `jobnode_nexus` connection (endpoint, secret key, project).
+def _platform_hook(platform: Platform) -> type[JobnodeHook]:
+    """The hook class of a platform's connection type (a `JobnodeHook` that defaults to its own connection)."""
+    name = hook_class_name(platform)
+    doc = f"Jobs on {platform.title}, through a `{platform.conn_type}` connection (see `JobnodeHook`)."
+    attributes = {
+        "__doc__": doc,
+        "__module__": __name__,
+        "__qualname__": name,
+        "default_conn_name": f"{platform.conn_type}_default",
+        "conn_type": platform.conn_type,
+        "hook_name": f"jobnode {platform.title}",
+    }
+    return type(name, (JobnodeHook,), attributes)
 
-    Example:
-        ```python
-        hook = JobnodeNexusHook()   # the connection jobnode_nexus_default
-        job = hook.client.jobs.create(name="nightly", step="deploy_3286bd71", artifacts=["dataset_652ef566"])
-        hook.close()
-        ```
-    """
 
-    default_conn_name = "jobnode_nexus_default"
-    conn_type = "jobnode_nexus"
-    hook_name = "jobnode Datature Nexus"
+# one hook class per platform's connection type, derived from the platforms' descriptors (Airflow names each by
+# its dotted path: `jobnode.airflow.hooks.JobnodeNexusHook`, ...)
+for _platform in platforms().values():
+    if _platform.conn_type != JobnodeHook.conn_type:
+        globals()[hook_class_name(_platform)] = _platform_hook(_platform)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobnode.airflow.connections import CONNECTION_TYPES
+from jobnode.airflow.connections import connection_types
 
 INTEGRATION = "jobnode"
 
@@ -34,5 +34,5 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": modules("sensors"),
         "triggers": modules("triggers"),
         "extra-links": ["jobnode.airflow.links.JobnodeJobLink"],
-        "connection-types": [kind.provider_entry() for kind in CONNECTION_TYPES.values()],
+        "connection-types": [kind.provider_entry() for kind in connection_types().values()],
     }

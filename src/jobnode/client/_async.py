@@ -13,12 +13,30 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
+from jobnode.client._capabilities import check, require
 from jobnode.client._cleanup import CleanupReport, cleanup
-from jobnode.core.backend import Backend, ListQuery, LogQuery
-from jobnode.core.errors import ConfigurationError, JobFailed, UnsupportedOperation, WaitTimeout
+from jobnode.core.backend import (
+    Backend,
+    CancelsJobs,
+    DeletesArtifacts,
+    DeletesJobs,
+    FindsArtifacts,
+    ListQuery,
+    LogQuery,
+    PlansJobs,
+    ReadsArtifacts,
+    ReadsDeadLetters,
+    ReadsErrors,
+    ReadsEvents,
+    ReadsLogs,
+    ResubmitsFailed,
+    WatchesJobs,
+)
+from jobnode.core.errors import ConfigurationError, JobFailed, JobnodeError, WaitTimeout
 from jobnode.core.models import (
     Artifact,
     ArtifactsInput,
+    DeadLetter,
     DeletePlan,
     DelimitedInput,
     FilesInput,
@@ -26,6 +44,7 @@ from jobnode.core.models import (
     Job,
     JobError,
     JobEvent,
+    JobPlan,
     JobResult,
     JobSpec,
     JobState,
@@ -34,7 +53,7 @@ from jobnode.core.models import (
     Page,
 )
 from jobnode.core.transport import is_transient
-from jobnode.platforms import create_backend
+from jobnode.platforms import get_platform
 
 ProgressCallback = Callable[[Job], Any]
 _OVERRIDES: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
@@ -91,10 +110,6 @@ class AsyncJobs:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
 
-    def _require(self, capability: str) -> None:
-        if not getattr(self._backend.capabilities, capability):
-            raise UnsupportedOperation(self._backend.platform, capability)
-
     async def create(self, spec: JobSpec | None = None, *, idempotency_key: str | None = None, **fields: Any) -> Job:
         """Create a job from a `JobSpec`, or from keyword arguments (see `build_spec`).
 
@@ -102,9 +117,9 @@ class AsyncJobs:
         """
         return await self._backend.create_job(spec or build_spec(**fields), idempotency_key=idempotency_key)
 
-    async def plan(self, spec: JobSpec | None = None, **fields: Any) -> dict[str, Any]:
+    async def plan(self, spec: JobSpec | None = None, **fields: Any) -> JobPlan:
         """A dry run: the resolved items and batches, without creating anything."""
-        return await self._backend.plan_job(spec or build_spec(**fields))
+        return await require(self._backend, "plan", PlansJobs).plan_job(spec or build_spec(**fields))
 
     async def get(self, job_id: str) -> Job:
         return await self._backend.get_job(job_id)
@@ -120,6 +135,8 @@ class AsyncJobs:
         cursor: str | None = None,
     ) -> Page[Job]:
         states = [state] if isinstance(state, JobState | str) else state
+        if tag is not None:
+            check(self._backend, "tags")
         query = ListQuery(
             state=[JobState(s) for s in states] if states else None,
             tag=tag,
@@ -142,15 +159,14 @@ class AsyncJobs:
         return out
 
     async def cancel(self, job_id: str) -> Job:
-        self._require("cancel")
-        return await self._backend.cancel_job(job_id)
+        """Cancel a job; cancelling a job that has ended changes nothing."""
+        return await require(self._backend, "cancel", CancelsJobs).cancel_job(job_id)
 
     async def delete(
         self, job_id: str, *, delete_outputs: bool = False, delete_subjobs: bool = False, dry_run: bool = False
     ) -> DeletePlan:
         """Delete a job under the lineage rules; a refusal raises `Conflict` with the blockers in `.details`."""
-        self._require("delete")
-        return await self._backend.delete_job(
+        return await require(self._backend, "delete", DeletesJobs).delete_job(
             job_id, delete_outputs=delete_outputs, delete_subjobs=delete_subjobs, dry_run=dry_run
         )
 
@@ -167,7 +183,7 @@ class AsyncJobs:
         order: Literal["asc", "desc"] = "asc",
     ) -> Page[LogEntry]:
         """One page of log entries."""
-        self._require("logs")
+        backend = require(self._backend, "logs", ReadsLogs)
         query = LogQuery(
             after_time=after_time,
             before_time=before_time,
@@ -177,7 +193,7 @@ class AsyncJobs:
             cursor=cursor,
             order=order,
         )
-        return await self._backend.get_logs(job_id, query)
+        return await backend.get_logs(job_id, query)
 
     async def iter_log_pages(self, job_id: str, **filters: Any) -> AsyncIterator[builtins.list[LogEntry]]:
         """Every page of log entries, one at a time (constant memory, whatever the size of the log).
@@ -207,13 +223,15 @@ class AsyncJobs:
                 yield entry
 
     async def errors(self, job_id: str, *, limit: int = 100) -> builtins.list[JobError]:
-        return await self._backend.get_errors(job_id, limit=limit)
+        """The job's most recent errors, newest first."""
+        return await require(self._backend, "errors", ReadsErrors).get_errors(job_id, limit=limit)
 
     async def result(self, job_id: str) -> JobResult:
         return await self._backend.get_result(job_id)
 
     async def events(self, job_id: str) -> builtins.list[JobEvent]:
-        return await self._backend.get_events(job_id)
+        """The job's lifecycle events, oldest first."""
+        return await require(self._backend, "events", ReadsEvents).get_events(job_id)
 
     async def watch(self, job_ids: Sequence[str], *, poll_interval: float = 2.0) -> AsyncGenerator[Job, None]:
         """Each change of the named jobs until all have ended: the platform's push channel where it has one (for
@@ -225,7 +243,8 @@ class AsyncJobs:
         while True:
             try:
                 if push:
-                    stream = self._backend.watch([j for j in job_ids if not _ended(last.get(j))])
+                    watcher = require(self._backend, "watch", WatchesJobs)
+                    stream = watcher.watch([j for j in job_ids if not _ended(last.get(j))])
                     async with aclosing(stream):  # type: ignore[type-var]  # a Backend.watch is an async generator
                         async for job in stream:
                             failures = 0
@@ -276,16 +295,23 @@ class AsyncJobs:
             raise WaitTimeout(job_id, timeout or 0, last) from None
         assert last is not None
         if raise_on_failure and last.state is not JobState.SUCCEEDED:
-            raise JobFailed(last, await self.errors(job_id, limit=10) if self._backend.platform == "local" else [])
+            raise JobFailed(last, await self.last_errors(job_id))
         return last
 
-    async def dead_letters(self, job_id: str) -> builtins.list[dict[str, Any]]:
+    async def last_errors(self, job_id: str, *, limit: int = 10) -> builtins.list[JobError]:
+        """The job's most recent errors where the platform keeps them; none where it does not or cannot say."""
+        if not self._backend.capabilities.errors:
+            return []
+        try:
+            return await self.errors(job_id, limit=limit)
+        except Exception as exc:
+            if is_transient(exc) or isinstance(exc, JobnodeError):
+                return []
+            raise
+
+    async def dead_letters(self, job_id: str) -> builtins.list[DeadLetter]:
         """The dead-lettered batches of a job (their items and last error)."""
-        getter = getattr(self._backend, "get_dead_letters", None)
-        if getter is None:
-            raise UnsupportedOperation(self._backend.platform, "dead_letters")
-        result: builtins.list[dict[str, Any]] = await getter(job_id)
-        return result
+        return await require(self._backend, "dead_letters", ReadsDeadLetters).get_dead_letters(job_id)
 
     async def resubmit_failed(self, job_id: str, *, idempotency_key: str | None = None, **overrides: Any) -> Job:
         """Run a finished job's failures again as a new job: the items of its dead-lettered batches and the items
@@ -298,12 +324,9 @@ class AsyncJobs:
             retry = await client.jobs.wait(retry.id)
             ```
         """
-        resubmit = getattr(self._backend, "resubmit_failed", None)
-        if resubmit is None:
-            raise UnsupportedOperation(self._backend.platform, "resubmit_failed")
+        backend = require(self._backend, "resubmit", ResubmitsFailed)
         payload = _OVERRIDES.dump_python(overrides, mode="json")
-        job: Job = await resubmit(job_id, payload, idempotency_key=idempotency_key)
-        return job
+        return await backend.resubmit_failed(job_id, payload, idempotency_key=idempotency_key)
 
     async def cleanup(
         self,
@@ -326,7 +349,7 @@ class AsyncJobs:
                 print(blocker.id, blocker.reason)
             ```
         """
-        self._require("delete")
+        check(self._backend, "delete")
         return await cleanup(self._backend, job_ids, delete_outputs=delete_outputs, protect=protect, dry_run=dry_run)
 
 
@@ -345,15 +368,22 @@ class AsyncArtifacts:
         self._backend = backend
 
     async def get(self, artifact_id: str) -> Artifact:
-        return await self._backend.get_artifact(artifact_id)
+        """An artifact (with the jobs that consume it, where the platform knows them)."""
+        return await require(self._backend, "artifacts", FindsArtifacts).get_artifact(artifact_id)
 
-    async def read(self, artifact_id: str) -> AsyncIterator[Any]:
-        """Each record of the artifact, streamed."""
-        async for record in self._backend.read_artifact(artifact_id):
+    async def read(self, artifact_id: str, *, skip: int = 0) -> AsyncIterator[Any]:
+        """Each record of the artifact, streamed, from record number `skip` on; a read that a transient failure
+        cuts short resumes where it stopped (no record lost, none repeated)."""
+        async for record in require(self._backend, "read_artifacts", ReadsArtifacts).read_artifact(
+            artifact_id, skip=skip
+        ):
             yield record
 
-    async def delete(self, artifact_id: str) -> None:
-        await self._backend.delete_artifact(artifact_id)
+    async def delete(self, artifact_id: str, *, dry_run: bool = False) -> DeletePlan:
+        """Delete an artifact unless a job still reads it (a refusal raises `Conflict` naming those jobs)."""
+        return await require(self._backend, "delete_artifacts", DeletesArtifacts).delete_artifact(
+            artifact_id, dry_run=dry_run
+        )
 
 
 class AsyncClient:
@@ -380,11 +410,12 @@ class AsyncClient:
         **options: Any,
     ) -> None:
         if backend is None:
-            url = url or os.environ.get("JOBNODE_URL")
+            descriptor = get_platform(platform)
+            url = url or os.environ.get("JOBNODE_URL") or descriptor.default_url
             if not url:
                 raise ConfigurationError("no service URL: pass url= or set JOBNODE_URL (e.g. http://127.0.0.1:8765)")
             token = token if token is not None else os.environ.get("JOBNODE_TOKEN")
-            backend = create_backend(platform, url=url, token=token, **options)
+            backend = descriptor.create_backend(descriptor.make_settings(url=url, token=token, **options))
         self.backend = backend
         self.jobs = AsyncJobs(backend)
         self.artifacts = AsyncArtifacts(backend)

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import Field
 
-from jobnode.core.backend import Backend
+from jobnode.client._capabilities import require
+from jobnode.core.backend import Backend, DeletesArtifacts, DeletesJobs, FindsArtifacts
 from jobnode.core.errors import Conflict, NotFound
 from jobnode.core.lineage import JobNode, LineageGraph, plan_cleanup
 from jobnode.core.models import DeleteBlocker, DeletePlan, Job, Model
@@ -61,7 +62,8 @@ async def lineage_graph(backend: Backend, job_ids: Sequence[str], *, protect: It
     }
     if backend.capabilities.artifacts:
         outputs = sorted({a.id for job in jobs for a in job.outputs})
-        artifacts = await asyncio.gather(*(backend.get_artifact(a) for a in outputs))
+        finder = require(backend, "artifacts", FindsArtifacts)
+        artifacts = await asyncio.gather(*(finder.get_artifact(a) for a in outputs))
         readers: dict[str, set[str]] = {}
         for artifact in artifacts:
             for consumer in artifact.consumers:
@@ -121,10 +123,10 @@ async def _carry_out(
         if step.action == "delete_artifact":
             # a platform with lineage deletes a job's outputs with the job, in one go; one without an artifacts
             # API deletes them with the job too, or keeps them
-            if backend.capabilities.lineage or not backend.capabilities.artifacts:
+            if backend.capabilities.lineage or not backend.capabilities.delete_artifacts:
                 continue
             try:
-                await backend.delete_artifact(step.id)
+                await require(backend, "delete_artifacts", DeletesArtifacts).delete_artifact(step.id)
             except NotFound:
                 continue
             except Conflict as exc:
@@ -132,7 +134,7 @@ async def _carry_out(
             report.deleted_artifacts.append(step.id)
         elif step.action == "delete_job":
             try:
-                done = await backend.delete_job(step.id, delete_outputs=delete_outputs)
+                done = await require(backend, "delete", DeletesJobs).delete_job(step.id, delete_outputs=delete_outputs)
             except NotFound:
                 deleted.add(step.id)  # gone already
                 continue

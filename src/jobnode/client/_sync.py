@@ -14,10 +14,12 @@ from jobnode.client._cleanup import CleanupReport
 from jobnode.core.backend import Backend
 from jobnode.core.models import (
     Artifact,
+    DeadLetter,
     DeletePlan,
     Job,
     JobError,
     JobEvent,
+    JobPlan,
     JobResult,
     JobSpec,
     LogEntry,
@@ -67,7 +69,7 @@ class Jobs:
     def create(self, spec: JobSpec | None = None, *, idempotency_key: str | None = None, **fields: Any) -> Job:
         return self._p.call(self._a.create(spec, idempotency_key=idempotency_key, **fields))
 
-    def plan(self, spec: JobSpec | None = None, **fields: Any) -> dict[str, Any]:
+    def plan(self, spec: JobSpec | None = None, **fields: Any) -> JobPlan:
         return self._p.call(self._a.plan(spec, **fields))
 
     def get(self, job_id: str) -> Job:
@@ -130,7 +132,7 @@ class Jobs:
             )
         )
 
-    def dead_letters(self, job_id: str) -> builtins.list[dict[str, Any]]:
+    def dead_letters(self, job_id: str) -> builtins.list[DeadLetter]:
         return self._p.call(self._a.dead_letters(job_id))
 
     def resubmit_failed(self, job_id: str, *, idempotency_key: str | None = None, **overrides: Any) -> Job:
@@ -157,11 +159,11 @@ class Artifacts:
     def get(self, artifact_id: str) -> Artifact:
         return self._p.call(self._a.get(artifact_id))
 
-    def read(self, artifact_id: str) -> Iterator[Any]:
-        return self._p.iterate(self._a.read(artifact_id))
+    def read(self, artifact_id: str, *, skip: int = 0) -> Iterator[Any]:
+        return self._p.iterate(self._a.read(artifact_id, skip=skip))
 
-    def delete(self, artifact_id: str) -> None:
-        self._p.call(self._a.delete(artifact_id))
+    def delete(self, artifact_id: str, *, dry_run: bool = False) -> DeletePlan:
+        return self._p.call(self._a.delete(artifact_id, dry_run=dry_run))
 
 
 class Client:

@@ -30,9 +30,12 @@ class APIError(JobnodeError):
         code: str | None = None,
         details: Any = None,
         platform: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        #: seconds the platform asked to wait before trying again (its `Retry-After`), when it said
+        self.retry_after = retry_after
         if status_code is not None:
             self.status_code = status_code
         self.code = code

@@ -29,6 +29,8 @@ class JobState(enum.StrEnum):
 
 
 TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT})
+#: the states of a job that has not ended, in the order a job goes through them
+ACTIVE_STATES = tuple(s for s in JobState if s not in TERMINAL_STATES)
 
 
 class LogLevel(enum.StrEnum):
@@ -39,7 +41,16 @@ class LogLevel(enum.StrEnum):
 
     @property
     def rank(self) -> int:
+        """The level as a number (10, 20, 30, 40), as Python's `logging` numbers its levels."""
         return _LEVEL_RANK[self]
+
+    @classmethod
+    def from_rank(cls, rank: int) -> LogLevel:
+        """The level of a number: the highest level at or below it (`from_rank(40)` is `ERROR`)."""
+        for level in reversed(cls):
+            if rank >= level.rank:
+                return level
+        return cls.DEBUG
 
 
 _LEVEL_RANK = {LogLevel.DEBUG: 10, LogLevel.INFO: 20, LogLevel.WARNING: 30, LogLevel.ERROR: 40}
@@ -171,6 +182,52 @@ class JobEvent(Model):
     state: JobState | None = None
     message: str | None = None
     data: dict[str, Any] | None = None
+
+
+class DeadLetter(Model):
+    """A batch that failed `max_attempts` times: its items and its last error."""
+
+    batch: int
+    time: datetime
+    attempts: int
+    error: str
+    items: list[Any] = Field(default_factory=list)
+
+
+class PlannedBatch(Model):
+    index: int
+    first_item: int
+    size: int
+
+
+class RejectedItem(Model):
+    """An item that could not be read (a bad line of a newline-delimited file, labelled `path:line`)."""
+
+    item: str
+    reason: str
+
+
+class JobPlan(Model):
+    """What creating a job would do (a dry run): its items, batches and files; nothing is created.
+
+    Lists stop at 1,000 entries (the `*_total` counts are exact); `items` is left out when there are more.
+    A platform that translates the job into a request of its own shows that request in `request`.
+    """
+
+    dry_run: bool = True
+    platform: str = "local"
+    items_total: int | None = None
+    batches_total: int | None = None
+    batch_size: int | None = None
+    items: list[Any] | None = None
+    sample: list[Any] = Field(default_factory=list)
+    batches: list[PlannedBatch] = Field(default_factory=list)
+    files_total: int = 0
+    files: list[str] = Field(default_factory=list)
+    rejected_total: int = 0
+    rejected: list[RejectedItem] = Field(default_factory=list)
+    input_artifacts: list[str] = Field(default_factory=list)
+    request: dict[str, Any] | None = None
 
 
 class JobResult(Model):

@@ -230,10 +230,40 @@ class Transport:
         except httpx.TransportError as exc:
             raise TransportError(self._unreachable(method, url, exc)) from exc
 
+    async def resumable_lines(self, url: str, *, skip: int = 0) -> AsyncIterator[str]:
+        """The non-empty lines of a JSON-lines resource that takes a `skip` query parameter (lines to leave out).
+
+        A read cut short by a transient failure (a reset connection, 429, a 5xx) is retried with backoff from the
+        line it stopped at, so no line is lost or repeated; other errors are raised.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with self.stream("GET", url, params={"skip": skip or None}) as response:
+                    async for line in response.aiter_lines():
+                        if line:
+                            skip += 1
+                            attempt = 0
+                            yield line
+                return
+            except (TransportError, APIError) as exc:
+                retry_after = exc.retry_after if isinstance(exc, APIError) else None
+                if attempt >= self.retry.max_attempts or not is_transient(exc):
+                    raise
+                await self._wait(attempt, retry_after, type(exc).__name__)
+
     def to_error(self, response: httpx.Response) -> APIError:
         message, code, details = self._error_parser(response)
         cls = error_class_for(response.status_code)
-        return cls(message, status_code=response.status_code, code=code, details=details, platform=self.platform)
+        return cls(
+            message,
+            status_code=response.status_code,
+            code=code,
+            details=details,
+            platform=self.platform,
+            retry_after=retry_after_seconds(response),
+        )
 
     def _unreachable(self, method: str, url: str, exc: Exception) -> str:
         return (

@@ -1,33 +1,30 @@
-"""One folder per platform: wire models, a backend over async httpx and, where it has one, an emulator."""
+"""Job platforms: one folder each (its `Platform` descriptor, settings, wire models, backend and emulator).
+
+Example:
+    ```python
+    from jobnode.platforms import create_backend, platforms
+
+    print(list(platforms()))                      # ['local', 'nexus', ...]
+    backend = create_backend("local", url="http://127.0.0.1:8765", token="s3cret")
+    ```
+"""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from jobnode.core.backend import Backend
-from jobnode.core.errors import ConfigurationError
+from jobnode.platforms.platform import Platform, PlatformSettings
+from jobnode.platforms.registry import by_conn_type, get_platform, platforms
 
-#: platform name -> "module:class" of its backend
-BACKENDS: dict[str, str] = {
-    "local": "jobnode.platforms.local.backend:LocalBackend",
-    "nexus": "jobnode.platforms.nexus.backend:NexusBackend",
-}
-
-#: platform name -> "module:function" that builds its emulator's ASGI app from a local engine (`engine, *, token`);
-#: `jobnode serve --platform NAME` serves it at the root of its own port
-EMULATORS: dict[str, str] = {
-    "nexus": "jobnode.platforms.nexus.emulator:create_app",
-}
+__all__ = ["Platform", "PlatformSettings", "by_conn_type", "create_backend", "get_platform", "platforms"]
 
 
 def create_backend(platform: str, **options: Any) -> Backend:
-    """The backend of `platform`, built from its options (url, token, and what the platform needs)."""
-    try:
-        target = BACKENDS[platform]
-    except KeyError:
-        known = ", ".join(sorted(BACKENDS))
-        raise ConfigurationError(f"unknown platform {platform!r}; known platforms: {known}") from None
-    module, _, name = target.partition(":")
-    backend: Backend = getattr(importlib.import_module(module), name)(**options)
-    return backend
+    """The backend of `platform`, built from its settings (`url`, `token`, and what the platform needs).
+
+    Raises:
+        ConfigurationError: the platform is unknown, or a setting is missing or wrong (the message names it).
+    """
+    descriptor = get_platform(platform)
+    return descriptor.create_backend(descriptor.make_settings(**options))

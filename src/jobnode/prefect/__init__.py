@@ -19,7 +19,7 @@ Example:
 
 from jobnode.prefect.blocks import JobnodeJob, JobnodeJobRun
 from jobnode.prefect.context import flow_run_tag
-from jobnode.prefect.credentials import JobnodeCredentials, NexusCredentials
+from jobnode.prefect.credentials import BLOCKS, JobnodeCredentials
 from jobnode.prefect.flows import run_batch_job
 from jobnode.prefect.hooks import cancel_remote_jobs, undo_submitted_job
 from jobnode.prefect.models import LogSummary
@@ -36,12 +36,15 @@ from jobnode.prefect.tasks import (
     wait_for_job_sync,
 )
 
+# every platform's credentials block (`NexusCredentials`, ...), derived from the platforms' descriptors
+globals().update({block.__name__: block for block in BLOCKS.values()})
+
 __all__ = [
+    *(block.__name__ for block in BLOCKS.values() if block is not JobnodeCredentials),
     "JobnodeCredentials",
     "JobnodeJob",
     "JobnodeJobRun",
     "LogSummary",
-    "NexusCredentials",
     "cancel_job",
     "cancel_job_sync",
     "cancel_remote_jobs",

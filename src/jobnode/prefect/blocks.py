@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from prefect.blocks.abstract import JobBlock, JobRun
 from pydantic import Field
 
 from jobnode.core.models import DeletePlan, Job, JobResult, JobSpec, LogEntry
 from jobnode.prefect import jobs
-from jobnode.prefect.credentials import DOCS_URL, LOGO_URL, JobnodeCredentials, NexusCredentials
+from jobnode.prefect.credentials import BLOCKS, DOCS_URL, LOGO_URL, JobnodeCredentials
+
+if TYPE_CHECKING:
+    AnyCredentials = JobnodeCredentials
+else:
+    AnyCredentials = Annotated[Union[tuple(BLOCKS.values())], Field(discriminator="platform")]  # noqa: UP007
 
 
 class JobnodeJobRun(JobRun[JobResult]):
@@ -101,8 +106,8 @@ class JobnodeJob(JobBlock[JobResult]):
         result = await run.fetch_result()
         """
 
-    # every platform's block, most specific first: a saved job block loads its credentials back as what they were
-    credentials: NexusCredentials | JobnodeCredentials = Field(description="Where the job runs.")
+    # any platform's block: a saved job block loads its credentials back as what they were (by their `platform`)
+    credentials: AnyCredentials = Field(description="Where the job runs.")
     spec: JobSpec = Field(description="The job: its processing step, parameters, input, batching and tags.")
     timeout: float | None = Field(
         default=None, gt=0, description="Seconds to wait for the job before cancelling it; empty waits until it ends."

@@ -1,34 +1,57 @@
-"""Credentials blocks: where a platform's jobs live and how to authenticate, as a Prefect block per platform."""
+"""Credentials blocks, derived from the platforms' descriptors: one Prefect block per platform.
+
+`JobnodeCredentials` is the local job service's block; every other platform's block subclasses it
+(`NexusCredentials`, ...) with the fields of that platform's settings, titled and described as there. Empty `url` and
+`token` fields fall back to the `JOBNODE_URL` and `JOBNODE_TOKEN` environment variables, so an unsaved
+`JobnodeCredentials()` works wherever those are set. A `platform` field names the platform, so that a saved block
+of one platform never validates as another's.
+
+Example:
+    ```python
+    from jobnode.prefect import JobnodeCredentials
+
+    JobnodeCredentials(url="http://127.0.0.1:8765", token="s3cret").save("local-service")
+    credentials = JobnodeCredentials.load("local-service")
+    with credentials.get_client() as client:
+        print(client.jobs.list(limit=5).data)
+    ```
+"""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, Literal
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, HttpUrl, SecretStr, field_validator
+from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from jobnode.client import AsyncClient, Client
+from jobnode.platforms import Platform, get_platform, platforms
 
+_CODE_EXAMPLE = """
+    from jobnode.prefect import {name}
+
+    credentials = {name}.load("BLOCK_NAME")
+    async with credentials.get_async_client() as client:
+        job = await client.jobs.create(name="nightly", step="sentiment", items=["good", "bad"])
+    """
+_LOCAL = get_platform("local")
 DOCS_URL = HttpUrl("https://github.com/jobnode/jobnode/blob/main/docs/prefect.md")
 LOGO_URL = HttpUrl("https://raw.githubusercontent.com/jobnode/jobnode/main/docs/prefect-logo.png")
-#: Datature's API, the default endpoint of `NexusCredentials`
-NEXUS_URL = "https://api.datature.io"
 
 
 class JobnodeCredentials(CredentialsBlock):
     """The URL and bearer token of a jobnode local job service (`jobnode serve`).
 
-    Empty fields fall back to the `JOBNODE_URL` and `JOBNODE_TOKEN` environment variables, so an unsaved
-    `JobnodeCredentials()` works wherever those are set. Each other platform has a block of its own that subclasses
-    this one: it sets `platform`, adds its fields and extends `client_options`.
+    Empty fields fall back to the `JOBNODE_URL` and `JOBNODE_TOKEN` environment variables. Each other platform has a
+    block of its own that subclasses this one, with its settings as fields (see the module).
 
     Example:
         ```python
         from jobnode.prefect import JobnodeCredentials
 
         JobnodeCredentials(url="http://127.0.0.1:8765", token="s3cret").save("local-service")
-        credentials = JobnodeCredentials.load("local-service")
-        with credentials.get_client() as client:
+        with JobnodeCredentials.load("local-service").get_client() as client:
             print(client.jobs.list(limit=5).data)
         ```
     """
@@ -36,25 +59,19 @@ class JobnodeCredentials(CredentialsBlock):
     _block_type_name = "Jobnode Credentials"
     _logo_url = LOGO_URL
     _documentation_url = DOCS_URL
-    _code_example = """
-        from jobnode.prefect import JobnodeCredentials
+    _code_example = _CODE_EXAMPLE.format(name="JobnodeCredentials")
 
-        jobnode_credentials = JobnodeCredentials.load("BLOCK_NAME")
-        async with jobnode_credentials.get_async_client() as client:
-            job = await client.jobs.create(name="nightly", step="sentiment", items=["good", "bad"])
-        """
-
-    #: the `jobnode.platforms` backend this block's client talks to
-    platform: ClassVar[str] = "local"
-
+    platform: Literal["local"] = Field(default="local", description="The jobnode platform these credentials are for.")
     url: str | None = Field(
         default=None,
-        title="URL",
+        title=_LOCAL.settings.model_fields["url"].title,
         description="The service's URL, such as http://127.0.0.1:8765; when empty, the JOBNODE_URL variable.",
         examples=["http://127.0.0.1:8765"],
     )
     token: SecretStr | None = Field(
-        default=None, description="The service's bearer token; when empty, the JOBNODE_TOKEN variable."
+        default=None,
+        title=_LOCAL.settings.model_fields["token"].title,
+        description="The service's bearer token; when empty, the JOBNODE_TOKEN variable.",
     )
     timeout: float = Field(default=30.0, gt=0, description="Seconds before one HTTP request times out.")
 
@@ -65,13 +82,23 @@ class JobnodeCredentials(CredentialsBlock):
             raise ValueError(f"{url!r} is not an http(s) URL; give one like http://127.0.0.1:8765")
         return url
 
+    @model_validator(mode="after")
+    def _valid_settings(self) -> JobnodeCredentials:
+        """The platform's own rules about its settings (a blank project id, ...) hold for the block too."""
+        platform = get_platform(self.platform)
+        own = {name: getattr(self, name) for name in platform.settings.own_fields()}
+        try:
+            platform.settings.model_validate({"url": self.url or platform.default_url or "http://127.0.0.1", **own})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            raise ValueError(problems) from None
+        return self
+
     def client_options(self) -> dict[str, Any]:
-        """The options of this platform's backend (`jobnode.platforms.create_backend`); a subclass adds its own."""
-        return {
-            "url": self.url,
-            "token": self.token.get_secret_value() if self.token is not None else None,
-            "timeout": self.timeout,
-        }
+        """The platform's settings these credentials give (`jobnode.platforms`): every field but `platform`."""
+        options = {name: getattr(self, name) for name in type(self).model_fields if name != "platform"}
+        options["token"] = self.token.get_secret_value() if self.token is not None else None
+        return options
 
     def get_async_client(self) -> AsyncClient:
         """A new `jobnode.AsyncClient` for this platform; close it (`async with`) when done."""
@@ -84,77 +111,52 @@ class JobnodeCredentials(CredentialsBlock):
         return Client(options.pop("url"), options.pop("token"), platform=self.platform, **options)
 
 
-class NexusCredentials(JobnodeCredentials):
-    """A Datature Nexus project: its endpoint, secret key and id, for batch jobs run through jobnode.
+def _field(info: FieldInfo, *, optional: bool, env: str | None = None) -> tuple[Any, FieldInfo]:
+    """A block field from a settings field; `optional` ones default to None (then `env` is read instead)."""
+    annotation: Any = info.annotation
+    description = info.description or ""
+    if env:
+        description = f"{description} When empty, the {env} variable."
+    kwargs: dict[str, Any] = {"title": info.title, "description": description, "examples": info.examples}
+    if optional:
+        default = info.default if isinstance(info.default, str) else None
+        return annotation | None, Field(default=default, **kwargs)
+    if info.default_factory is not None:
+        return annotation, Field(default_factory=info.default_factory, **kwargs)
+    if info.is_required():
+        return annotation, Field(**kwargs)
+    return annotation, Field(default=info.default, **kwargs)
 
-    The endpoint defaults to Datature's API; point it at `jobnode serve --platform nexus` to use the emulator. An
-    empty secret key falls back to `JOBNODE_TOKEN`. A flow written for `JobnodeCredentials` runs on Nexus when it
-    is given this block instead: its steps run on the deployments named in `deployments` (else on
-    `deploy_<step>`), and the results of jobs that name no webhook go to `webhook_id`.
 
-    Example:
-        ```python
-        from jobnode.prefect import NexusCredentials
+def credentials_block(platform: Platform) -> type[JobnodeCredentials]:
+    """The credentials block of a platform: `JobnodeCredentials` with the platform's settings as fields."""
+    settings = platform.settings.model_fields
+    fields: dict[str, Any] = {
+        "platform": (Literal[platform.name], Field(default=platform.name, description="The jobnode platform.")),  # type: ignore[valid-type]
+        "url": _field(settings["url"], optional=True, env="JOBNODE_URL"),
+        "token": _field(settings["token"], optional=True, env="JOBNODE_TOKEN"),
+        "timeout": _field(settings["timeout"], optional=False),
+    }
+    for name, info in platform.settings.own_fields().items():
+        fields[name] = _field(info, optional=False)
+    namespace: dict[str, Any] = {
+        "__module__": __name__,
+        "__qualname__": platform.credentials_block,
+        "__doc__": f"Where {platform.title} jobs run and how jobnode authenticates there (a jobnode platform block).",
+        "__annotations__": {name: annotation for name, (annotation, _) in fields.items()},
+        "_block_type_name": f"Jobnode {platform.label} Credentials",
+        "_code_example": _CODE_EXAMPLE.format(name=platform.credentials_block),
+        **{name: info for name, (_, info) in fields.items()},
+    }
+    block: type[JobnodeCredentials] = type(platform.credentials_block, (JobnodeCredentials,), namespace)
+    return block
 
-        NexusCredentials(token="secret-key", project_id="proj_b705a...", webhook_id="webhook_ed98...",
-                         deployments={"sentiment": "deploy_3286bd71-..."}).save("nexus")
-        credentials = NexusCredentials.load("nexus")
-        with credentials.get_client() as client:
-            print(client.jobs.list(limit=5).data)
-        ```
-    """
 
-    _block_type_name = "Jobnode Nexus Credentials"
-    _code_example = """
-        from jobnode.prefect import NexusCredentials
-
-        nexus_credentials = NexusCredentials.load("BLOCK_NAME")
-        with nexus_credentials.get_client() as client:
-            job = client.jobs.create(name="nightly", step="deploy_3286bd71", artifacts=["dataset_652ef566"])
-        """
-
-    platform: ClassVar[str] = "nexus"
-
-    url: str | None = Field(
-        default=NEXUS_URL,
-        title="Endpoint",
-        description="The Nexus API, or a local `jobnode serve --platform nexus`; when empty, the JOBNODE_URL variable.",
-        examples=[NEXUS_URL, "http://127.0.0.1:8080"],
-    )
-    token: SecretStr | None = Field(
-        default=None,
-        title="Secret key",
-        description="The project's secret key; when empty, the JOBNODE_TOKEN variable.",
-    )
-    project_id: str = Field(
-        title="Project ID", description="The Nexus project whose batch jobs run (proj_...).", examples=["proj_b705a"]
-    )
-    webhook_id: str | None = Field(
-        default=None,
-        title="Webhook ID",
-        description="The webhook that receives the results of jobs that name none (webhook_...).",
-    )
-    deployments: dict[str, str] = Field(
-        default_factory=dict,
-        description="Step names mapped to Nexus deployment or artifact ids; other steps run on deploy_<step>.",
-        examples=[{"sentiment": "deploy_3286bd71-9a8b-42bb-8ba6-c07549b81367"}],
-    )
-
-    @field_validator("project_id")
-    @classmethod
-    def _project(cls, project_id: str) -> str:
-        if not project_id.strip():
-            raise ValueError("empty; give your Nexus project's id (proj_...)")
-        return project_id.strip()
-
-    def client_options(self) -> dict[str, Any]:
-        """The `nexus` backend's options: those of every platform, the project, the webhook and the deployments."""
-        return {
-            **super().client_options(),
-            "project_id": self.project_id,
-            "webhook_id": self.webhook_id,
-            "deployments": self.deployments,
-        }
+#: every platform's credentials block, by platform name
+BLOCKS: dict[str, type[JobnodeCredentials]] = {"local": JobnodeCredentials}
+for _platform in platforms().values():
+    if _platform.name not in BLOCKS:
+        BLOCKS[_platform.name] = globals()[_platform.credentials_block] = credentials_block(_platform)
 
 
 def async_client(credentials: JobnodeCredentials | None) -> AsyncClient:

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from jobnode.core.lineage import plan_artifact_deletion, plan_deletion
 from jobnode.core.models import DeletePlan, JobSpec, Webhook
+from jobnode.service.changes import ChangeHub
 from jobnode.service.delivery import Deliverer, DeliveryOutcome, batch_delivery
 from jobnode.service.inputs import InputResolver
 from jobnode.service.lineage import load_graph
@@ -41,8 +42,6 @@ log = logging.getLogger("jobnode.engine")
 ACTIVE = ("created", "scheduled", "queued", "running")
 ACTIVE_SQL = "('created', 'scheduled', 'queued', 'running')"
 INFO, ERROR, WARNING = LEVELS["info"], LEVELS["error"], LEVELS["warning"]
-
-Listener = Callable[[set[str]], None]
 
 
 class EngineConflict(Exception):
@@ -121,7 +120,7 @@ class Engine:
         self.inputs = InputResolver(self.store, roots=list(allowed_roots) or [data_dir, Path.cwd()])
         self.registry = registry
         self.step_modules = load_step_modules(step_modules)
-        self.listeners: list[Listener] = []
+        self.changes = ChangeHub()
         self._threads = threads
         self._processes = processes or os.cpu_count() or 2
         self._thread_pool: ThreadPoolExecutor | None = None
@@ -405,8 +404,7 @@ class Engine:
 
     def _notify(self, changed: set[str]) -> None:
         if changed:
-            for listener in self.listeners:
-                listener(changed)
+            self.changes.notify(changed)
 
     def _run(self) -> None:
         while not self._stopping.is_set():

@@ -1,27 +1,96 @@
-"""Starting the local service: `jobnode serve`."""
+"""Starting the local service (`jobnode serve`): one engine, its native API and, on request, one platform's
+emulator, composed into one ASGI app on one port.
+
+The service knows no platform by name: the command line passes the emulator's factory and mount path, taken from
+the platform's descriptor.
+"""
 
 from __future__ import annotations
 
-import importlib
 import ipaddress
 import json
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobnode.core.errors import ConfigurationError
-from jobnode.platforms import EMULATORS
-from jobnode.service.app import create_app
+from jobnode.service.api import create_app
+from jobnode.service.api.common import native_error
+from jobnode.service.emulation.guards import BodyLimit, LoopbackHostOnly
 from jobnode.service.engine import Engine
+from jobnode.service.jobs import JobService
 
 log = logging.getLogger("jobnode.service")
 
 ENDPOINT_FILE = "endpoint.json"
+#: the largest request body accepted by default (a job's inline items travel in it)
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+#: paths the service answers itself on a port that serves an emulator (every other path is the emulator's)
+SHARED_PATHS = ("/healthz",)
+
+
+@dataclass(frozen=True)
+class EmulatorMount:
+    """A platform emulator to serve beside the native API: its app factory and where it is mounted.
+
+    Attributes:
+        name: the platform's name (for logs).
+        factory: `factory(service, token=...)` builds the emulator's ASGI app.
+        prefix: its path ("" for the root of the port, where an SDK that drops the base URL's path needs it).
+    """
+
+    name: str
+    factory: Callable[..., ASGIApp]
+    prefix: str = ""
+
+
+class Dispatch:
+    """With an emulator, sends each request to it, but for `SHARED_PATHS`, which the service answers itself; the
+    native API is served on ports without an emulator. A prefixed emulator sees its prefix as the `root_path`, so
+    the URLs it builds include it."""
+
+    def __init__(self, native: ASGIApp, emulator: ASGIApp | None = None, prefix: str = "") -> None:
+        self.native = native
+        self.emulator = emulator
+        self.prefix = prefix.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.emulator is None or scope["type"] not in ("http", "websocket") or scope["path"] in SHARED_PATHS:
+            await self.native(scope, receive, send)
+            return
+        path = scope["path"]
+        if self.prefix and (path == self.prefix or path.startswith(self.prefix + "/")):
+            scope = {**scope, "root_path": scope.get("root_path", "") + self.prefix}
+        await self.emulator(scope, receive, send)
+
+
+def build_app(
+    engine: Engine,
+    *,
+    token: str | None = None,
+    emulator: EmulatorMount | None = None,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
+) -> ASGIApp:
+    """The whole service's ASGI app: the native API, the emulator if any, the size limit and, without a token, the
+    loopback `Host` check."""
+    service = JobService(engine)
+    native = create_app(service, token=token)
+    app: ASGIApp = Dispatch(
+        native,
+        emulator.factory(service, token=token) if emulator is not None else None,
+        emulator.prefix if emulator is not None else "",
+    )
+    app = BodyLimit(app, max_bytes=max_request_bytes, shape=native_error)
+    if not token:
+        app = LoopbackHostOnly(app, shape=native_error)
+    return app
 
 
 def is_loopback(host: str) -> bool:
@@ -44,18 +113,14 @@ def serve(
     processes: int | None = None,
     log_level: str = "info",
     allow_roots: Sequence[Path] = (),
-    platform: str = "local",
+    emulator: EmulatorMount | None = None,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
 ) -> None:
     """Run the service until it is stopped (SIGINT or SIGTERM).
 
     Port 0 picks a free port; the URL is written to `<data_dir>/endpoint.json` once the service listens.
     `allow_roots` are the directories local file inputs may come from (default: `data_dir` and the current one).
-    `platform` is the API this port speaks: `local` (the native `/v1` API) or a platform whose emulator is served
-    at the root of the port (one platform per port: an SDK such as Datature's drops any path of its base URL).
     """
-    if platform != "local" and platform not in EMULATORS:
-        known = ", ".join(["local", *sorted(EMULATORS)])
-        raise ConfigurationError(f"no emulator for platform {platform!r}; --platform is one of {known}")
     if not is_loopback(host) and not token:
         raise ConfigurationError(
             f"refusing to listen on {host} without a token: anyone who can reach it could run jobs; "
@@ -71,19 +136,20 @@ def serve(
     port = sock.getsockname()[1]
     engine = Engine(data_dir, step_modules=steps, threads=threads, processes=processes, allowed_roots=allow_roots)
     engine.start()
-    app = create_app(engine, token=token) if platform == "local" else _emulator_app(platform, engine, token)
+    app = build_app(engine, token=token, emulator=emulator, max_request_bytes=max_request_bytes)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     endpoint = data_dir / ENDPOINT_FILE
 
-    async def _announce() -> None:
+    def announce() -> None:
         tmp = endpoint.with_suffix(".tmp")
         tmp.write_text(json.dumps({"url": url, "pid": os.getpid()}))
         os.replace(tmp, endpoint)
-        log.info("jobnode serving on %s (data in %s)", url, data_dir)
+        where = f" with the {emulator.name} emulator at {emulator.prefix or '/'}" if emulator else ""
+        log.info("jobnode serving on %s%s (data in %s)", url, where, data_dir)
 
-    app.router.add_event_handler("startup", _announce)
-
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        _Announcing(app, announce), log_level=log_level, access_log=False, timeout_graceful_shutdown=2
+    )
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
@@ -92,6 +158,22 @@ def serve(
         engine.stop()
 
 
-def _emulator_app(platform: str, engine: Engine, token: str | None) -> Any:
-    module, _, name = EMULATORS[platform].partition(":")
-    return getattr(importlib.import_module(module), name)(engine, token=token)
+class _Announcing:
+    """Calls `announce` once the server has started (the lifespan's startup), then passes everything on."""
+
+    def __init__(self, app: ASGIApp, announce: Callable[[], Any]) -> None:
+        self.app = app
+        self.announce = announce
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.announce()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return

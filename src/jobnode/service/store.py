@@ -13,9 +13,11 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from jobnode.core.models import LogLevel
+from jobnode.service.views import ArtifactRecord, JobRecord, group
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -128,9 +130,22 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     items TEXT NOT NULL,
     PRIMARY KEY (job_id, batch)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS documents (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    platform TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    scope TEXT NOT NULL DEFAULT '',
+    job_id TEXT,
+    body TEXT NOT NULL,
+    created REAL NOT NULL,
+    UNIQUE (platform, kind, id)
+);
+CREATE INDEX IF NOT EXISTS documents_scope ON documents(platform, kind, scope, seq);
+CREATE INDEX IF NOT EXISTS documents_job ON documents(job_id);
 """
 
-LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+LEVELS = {level.value: level.rank for level in LogLevel}
 
 JOB_COLUMNS = (
     "seq, id, name, state, message, reason, step, step_version, spec, tags, parent_id, created_at, started_at, "
@@ -139,10 +154,11 @@ JOB_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class LogRow:
-    job_id: str
-    time: float
+class LogRow(NamedTuple):
+    """One stored log entry; `time` is integer microseconds since the epoch, `level` a `LogLevel.rank`."""
+
+    id: int
+    time: int
     level: int
     kind: str
     item: str | None
@@ -150,12 +166,18 @@ class LogRow:
     duration_ms: float | None
     message: str | None
 
+    @property
+    def log_level(self) -> LogLevel:
+        return LogLevel.from_rank(self.level)
 
-# One log entry as the API's JSON, rendered by SQLite (times are integer microseconds since the epoch).
+
+LOG_COLUMNS = "id, time, level, kind, item, status, duration_ms, message"
+_LEVEL_NAME = " ".join(f"WHEN {level.rank} THEN '{level.value}'" for level in LogLevel)
+# One log entry as the native API's JSON, rendered by SQLite (times are integer microseconds since the epoch).
 LOG_JSON = (
     "json_object('id', CAST(id AS TEXT), "
     "'time', strftime('%Y-%m-%dT%H:%M:%S', time / 1000000, 'unixepoch') || printf('.%06dZ', time % 1000000), "
-    "'level', CASE level WHEN 10 THEN 'debug' WHEN 20 THEN 'info' WHEN 30 THEN 'warning' ELSE 'error' END, "
+    f"'level', CASE level {_LEVEL_NAME} END, "
     "'kind', kind, 'item', item, 'status', status, 'duration_ms', duration_ms, 'message', message)"
 )
 
@@ -226,6 +248,33 @@ class Store:
 
     def job_row(self, job_id: str) -> sqlite3.Row | None:
         return self.reader.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+
+    def records(self, ids: Sequence[str]) -> list[JobRecord]:
+        """The jobs among `ids` that exist, with their inputs and outputs (three queries, whatever their number)."""
+        return self._with_artifacts(self.job_rows(ids))
+
+    def _with_artifacts(self, rows: Sequence[sqlite3.Row]) -> list[JobRecord]:
+        if not rows:
+            return []
+        ids = dumps([r["id"] for r in rows])
+        inputs = group(
+            self.reader.execute(
+                "SELECT job_id, artifact_id FROM consumers WHERE job_id IN (SELECT value FROM json_each(?))", (ids,)
+            ).fetchall()
+        )
+        outputs = group(
+            [
+                (a["job_id"], ArtifactRecord.of(a))
+                for a in self.reader.execute(
+                    "SELECT * FROM artifacts WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY name", (ids,)
+                )
+            ]
+        )
+        return [JobRecord.of(r, inputs.get(r["id"], ()), outputs.get(r["id"], ())) for r in rows]
+
+    def list_records(self, **filters: Any) -> list[JobRecord]:
+        """`list_jobs`, as records."""
+        return self._with_artifacts(self.list_jobs(**filters))
 
     def job_by_key(self, key: str) -> sqlite3.Row | None:
         return self.reader.execute(
@@ -361,16 +410,24 @@ class Store:
         after_id: int | None,
         before_id: int | None,
         descending: bool,
-    ) -> list[tuple[int, str]]:
-        """(id, entry as JSON text) of each entry: SQLite renders the JSON, which is what makes big logs fast."""
+        render: bool = False,
+    ) -> list[Any]:
+        """Each entry as a `LogRow`, or (`render=True`) as `(id, the native API's JSON text)`: SQLite renders the
+        JSON, which is what makes big logs fast.
+
+        Times are exclusive bounds in integer microseconds. The engine writes a job's entries in transactions that
+        take their time inside, so their times grow with their ids: a time bound becomes an id bound, found by a
+        binary search over the (job_id, id) index, and a page stays one range of that index however long the log.
+        """
+        if after_time is not None:
+            after_id = max(after_id or 0, self._last_log_id_at(job_id, after_time) or 0)
+        if before_time is not None:
+            newest = self._last_log_id_at(job_id, before_time - 1)
+            if newest is None:
+                return []  # nothing that old
+            before_id = min(before_id, newest + 1) if before_id is not None else newest + 1
         where = ["job_id = ?"]
         args: list[Any] = [job_id]
-        if after_time is not None:
-            where.append("time > ?")
-            args.append(after_time)
-        if before_time is not None:
-            where.append("time < ?")
-            args.append(before_time)
         if min_level is not None:
             where.append("level >= ?")
             args.append(min_level)
@@ -384,8 +441,28 @@ class Store:
             where.append("id < ?")
             args.append(before_id)
         order = "DESC" if descending else "ASC"
-        sql = f"SELECT id, {LOG_JSON} FROM logs WHERE {' AND '.join(where)} ORDER BY id {order} LIMIT ?"
-        return self.reader.execute(sql, (*args, limit)).fetchall()
+        columns = f"id, {LOG_JSON}" if render else LOG_COLUMNS
+        sql = f"SELECT {columns} FROM logs WHERE {' AND '.join(where)} ORDER BY id {order} LIMIT ?"
+        rows = self.reader.execute(sql, (*args, limit)).fetchall()
+        return rows if render else [LogRow(*r) for r in rows]
+
+    def _last_log_id_at(self, job_id: str, time_us: int) -> int | None:
+        """The id of the job's last log entry written at or before `time_us`: each probe is one index seek."""
+        conn = self.reader
+        low, high = conn.execute("SELECT min(id), max(id) FROM logs WHERE job_id = ?", (job_id,)).fetchone()
+        found = None
+        while low is not None and low <= high:
+            middle = (low + high) // 2
+            probe = conn.execute(
+                "SELECT id, time FROM logs WHERE job_id = ? AND id <= ? ORDER BY id DESC LIMIT 1", (job_id, middle)
+            ).fetchone()
+            if probe is None:
+                low = middle + 1
+            elif probe[1] <= time_us:
+                found, low = probe[0], middle + 1
+            else:
+                high = probe[0] - 1
+        return found
 
     def errors(self, job_id: str, limit: int) -> list[sqlite3.Row]:
         return self.reader.execute(
@@ -438,6 +515,10 @@ class Store:
         return row
 
     # -- artifacts ----------------------------------------------------------------------------------------------
+
+    def artifact_record(self, artifact_id: str) -> ArtifactRecord | None:
+        row = self.artifact(artifact_id)
+        return ArtifactRecord.of(row, self.consumers_of(artifact_id)) if row is not None else None
 
     def artifact(self, artifact_id: str) -> sqlite3.Row | None:
         return self.reader.execute("SELECT * FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()

@@ -1,132 +1,218 @@
-"""How stored rows look on the wire of the native API (`/v1`): plain dicts, built fast, no re-validation."""
+"""Stored jobs and artifacts as the service's callers see them: `JobRecord` and `ArtifactRecord`.
+
+Plain frozen dataclasses built from store rows (no re-validation), with the native API's JSON (`to_json`) built fast.
+Emulators read their fields and translate them into their platform's shapes.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
-from jobnode.service.store import Store
+from jobnode.core.models import JobSpec, JobState, Progress
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def iso(ts: float | None) -> str | None:
+    """An epoch time as ISO 8601 in UTC with a `Z`."""
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
-def artifact_json(row: sqlite3.Row, consumers: list[str] | None = None) -> dict[str, Any]:
-    out = {
-        "id": row["id"],
-        "name": row["name"],
-        "job_id": row["job_id"],
-        "uri": f"/v1/artifacts/{row['id']}/content",
-        "media_type": row["media_type"],
-        "records": row["records"],
-        "size_bytes": row["size_bytes"],
-        "created_at": iso(row["created_at"]),
-    }
-    if consumers is not None:
-        out["consumers"] = consumers
-    return out
-
-
-def job_json(row: sqlite3.Row, store: Store, base_url: str) -> dict[str, Any]:
-    job_id = row["id"]
-    inputs = [{"id": a} for a in store.inputs_of(job_id)]
-    outputs = [
-        {
-            "id": a["id"],
-            "name": a["name"],
-            "job_id": job_id,
-            "uri": f"{base_url}/v1/artifacts/{a['id']}/content",
-            "media_type": a["media_type"],
-        }
-        for a in store.artifacts_of(job_id)
-    ]
-    total = row["items_total"]
-    done = row["items_processed"] + row["items_failed"]
-    return {
-        "id": job_id,
-        "name": row["name"],
-        "platform": "local",
-        "state": row["state"],
-        "raw_state": row["state"],
-        "message": row["message"],
-        "reason": row["reason"],
-        "progress": {
-            "items_total": total,
-            "items_gathered": total,
-            "items_processed": row["items_processed"],
-            "items_failed": row["items_failed"],
-            "items_delivered": row["items_delivered"],
-            "items_failed_delivery": row["items_failed_delivery"],
-            "batches_total": row["batches_total"],
-            "batches_queued": max(
-                0, row["batches_total"] - row["batches_succeeded"] - row["batches_failed"] - row["batches_running"]
-            ),
-            "batches_running": row["batches_running"],
-            "batches_succeeded": row["batches_succeeded"],
-            "batches_failed": row["batches_failed"],
-            "fraction": round(done / total, 6) if total else None,
-        },
-        "tags": json.loads(row["tags"]),
-        "step": row["step"],
-        "step_version": row["step_version"],
-        "created_at": iso(row["created_at"]),
-        "started_at": iso(row["started_at"]),
-        "ended_at": iso(row["ended_at"]),
-        "updated_at": iso(row["updated_at"]),
-        "url": f"{base_url}/v1/jobs/{job_id}",
-        "inputs": inputs,
-        "outputs": outputs,
-        "parent_id": row["parent_id"],
-    }
-
-
 def to_micros(when: datetime) -> int:
+    """A time as integer microseconds since the epoch (naive times are UTC): how log times are stored."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return (when - EPOCH) // timedelta(microseconds=1)
 
 
-def event_json(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "job_id": row["job_id"],
-        "time": iso(row["time"]),
-        "type": row["type"],
-        "state": row["state"],
-        "message": row["message"],
-        "data": json.loads(row["data"]) if row["data"] else None,
-    }
+@dataclass(frozen=True)
+class ArtifactRecord:
+    """An output artifact: a JSON-lines file of a job's results."""
+
+    id: str
+    job_id: str
+    name: str
+    path: str
+    media_type: str
+    records: int
+    size_bytes: int
+    created_at: float
+    consumers: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, row: sqlite3.Row, consumers: Sequence[str] | None = None) -> ArtifactRecord:
+        return cls(
+            id=row["id"],
+            job_id=row["job_id"],
+            name=row["name"],
+            path=row["path"],
+            media_type=row["media_type"],
+            records=row["records"],
+            size_bytes=row["size_bytes"],
+            created_at=row["created_at"],
+            consumers=tuple(consumers) if consumers is not None else None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "job_id": self.job_id,
+            "uri": f"/v1/artifacts/{self.id}/content",
+            "media_type": self.media_type,
+            "records": self.records,
+            "size_bytes": self.size_bytes,
+            "created_at": iso(self.created_at),
+        }
+        if self.consumers is not None:
+            out["consumers"] = list(self.consumers)
+        return out
 
 
-class BadCursor(ValueError):
-    pass
+@dataclass(frozen=True)
+class JobRecord:
+    """A stored job: its row, the artifacts it reads (`inputs`) and those it produced (`outputs`)."""
+
+    seq: int
+    id: str
+    name: str
+    state: JobState
+    message: str | None
+    reason: str | None
+    step: str
+    step_version: str
+    spec_json: str
+    tags: tuple[str, ...]
+    parent_id: str | None
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    updated_at: float
+    items_total: int
+    items_processed: int
+    items_failed: int
+    items_delivered: int
+    items_failed_delivery: int
+    batches_total: int
+    batches_succeeded: int
+    batches_failed: int
+    batches_running: int
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[ArtifactRecord, ...] = field(default=())
+
+    @classmethod
+    def of(cls, row: sqlite3.Row, inputs: Sequence[str] = (), outputs: Sequence[ArtifactRecord] = ()) -> JobRecord:
+        return cls(
+            seq=row["seq"],
+            id=row["id"],
+            name=row["name"],
+            state=JobState(row["state"]),
+            message=row["message"],
+            reason=row["reason"],
+            step=row["step"],
+            step_version=row["step_version"],
+            spec_json=row["spec"],
+            tags=tuple(json.loads(row["tags"])),
+            parent_id=row["parent_id"],
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            ended_at=row["ended_at"],
+            updated_at=row["updated_at"],
+            items_total=row["items_total"],
+            items_processed=row["items_processed"],
+            items_failed=row["items_failed"],
+            items_delivered=row["items_delivered"],
+            items_failed_delivery=row["items_failed_delivery"],
+            batches_total=row["batches_total"],
+            batches_succeeded=row["batches_succeeded"],
+            batches_failed=row["batches_failed"],
+            batches_running=row["batches_running"],
+            inputs=tuple(inputs),
+            outputs=tuple(outputs),
+        )
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state.is_terminal
+
+    @cached_property
+    def spec(self) -> JobSpec:
+        """The request the job was created from."""
+        return JobSpec.model_validate_json(self.spec_json)
+
+    @property
+    def items_done(self) -> int:
+        return self.items_processed + self.items_failed
+
+    @property
+    def batches_queued(self) -> int:
+        return max(0, self.batches_total - self.batches_succeeded - self.batches_failed - self.batches_running)
+
+    def progress_json(self) -> dict[str, Any]:
+        total = self.items_total
+        return {
+            "items_total": total,
+            "items_gathered": total,
+            "items_processed": self.items_processed,
+            "items_failed": self.items_failed,
+            "items_delivered": self.items_delivered,
+            "items_failed_delivery": self.items_failed_delivery,
+            "batches_total": self.batches_total,
+            "batches_queued": self.batches_queued,
+            "batches_running": self.batches_running,
+            "batches_succeeded": self.batches_succeeded,
+            "batches_failed": self.batches_failed,
+            "fraction": round(self.items_done / total, 6) if total else None,
+        }
+
+    def progress(self) -> Progress:
+        return Progress.model_validate(self.progress_json())
+
+    def to_json(self, base_url: str) -> dict[str, Any]:
+        """The job in the native API's shape (`jobnode.Job`)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "platform": "local",
+            "state": self.state.value,
+            "raw_state": self.state.value,
+            "message": self.message,
+            "reason": self.reason,
+            "progress": self.progress_json(),
+            "tags": list(self.tags),
+            "step": self.step,
+            "step_version": self.step_version,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
+            "updated_at": iso(self.updated_at),
+            "url": f"{base_url}/v1/jobs/{self.id}",
+            "inputs": [{"id": a} for a in self.inputs],
+            "outputs": [
+                {
+                    "id": a.id,
+                    "name": a.name,
+                    "job_id": self.id,
+                    "uri": f"{base_url}/v1/artifacts/{a.id}/content",
+                    "media_type": a.media_type,
+                }
+                for a in self.outputs
+            ],
+            "parent_id": self.parent_id,
+        }
 
 
-def encode_cursor(**fields: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps(fields, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, allowed: set[str]) -> dict[str, int]:
-    """A cursor this service made, or `BadCursor`."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        fields = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise BadCursor("not a cursor this service made") from exc
-    if (
-        not isinstance(fields, dict)
-        or len(fields) != 1
-        or not set(fields) <= allowed
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in fields.values())
-    ):
-        raise BadCursor("not a cursor this service made")
-    return fields
+def group(pairs: Sequence[tuple[str, Any]]) -> Mapping[str, list[Any]]:
+    """`(key, value)` pairs grouped by key, in order."""
+    out: dict[str, list[Any]] = {}
+    for key, value in pairs:
+        out.setdefault(key, []).append(value)
+    return out

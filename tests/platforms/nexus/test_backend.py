@@ -287,7 +287,8 @@ async def test_a_dataset_nexus_cannot_read_is_an_error() -> None:
 async def test_plan_sends_nothing() -> None:
     s = Scripted(routes({}))
     plan = await s.backend.plan_job(JobSpec(step="artifact_1", input=ItemsInput(items=[1, 2, 3])))
-    assert plan["items_total"] == 3 and plan["request"]["spec"]["deployment"]["kind"] == "NewEphemeralDeployment"
+    assert plan.request is not None
+    assert plan.items_total == 3 and plan.request["spec"]["deployment"]["kind"] == "NewEphemeralDeployment"
     assert s.requests == []
 
 
@@ -323,7 +324,7 @@ async def test_list_passes_the_cursors_and_filters_the_page() -> None:
     assert dict(s.requests[0].url.params) == {"limit": "2", "page": "c1"}
     assert s.paths().count(DATASET_PATH) == 1  # the dataset's item count is fetched once
     with pytest.raises(UnsupportedOperation, match="tag"):
-        await s.backend.list_jobs(ListQuery(tag="nightly"))
+        await jobnode.AsyncClient(backend=s.backend).jobs.list(tag="nightly")
 
 
 async def test_bulk_status_gets_each_job() -> None:
@@ -369,14 +370,15 @@ async def test_delete_dry_run_deletes_nothing() -> None:
 
 async def test_what_nexus_does_not_have_is_unsupported() -> None:
     s = Scripted(routes({}))
+    client = jobnode.AsyncClient(backend=s.backend)
     with pytest.raises(UnsupportedOperation, match="nexus"):
-        await s.backend.get_events("batchjob_1")
+        await client.jobs.events("batchjob_1")
     with pytest.raises(UnsupportedOperation):
-        async for _ in s.backend.watch(["batchjob_1"]):
-            pass
+        await client.jobs.dead_letters("batchjob_1")
     with pytest.raises(UnsupportedOperation):
-        async for _ in s.backend.read_artifact("dataset_1"):
+        async for _ in client.artifacts.read("dataset_1"):
             pass
+    assert s.requests == []  # refused before anything was sent
 
 
 # -- log paging -----------------------------------------------------------------------------------------------------

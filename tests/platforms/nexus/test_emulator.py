@@ -406,9 +406,11 @@ async def test_records_survive_a_restart(tmp_path: Path) -> None:
         service.stop()
 
 
-def test_an_unknown_platform_is_refused(tmp_path: Path) -> None:
-    from jobnode.core.errors import ConfigurationError
-    from jobnode.service.server import serve
+def test_an_unknown_platform_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from jobnode.cli import main
 
-    with pytest.raises(ConfigurationError, match="no emulator for platform 'nucleus-typo'"):
-        serve(data_dir=tmp_path, port=0, platform="nucleus-typo")
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--platform", "nucleus-typo", "--data-dir", str(tmp_path), "--port", "0"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "'nucleus-typo'" in error and "nexus" in error

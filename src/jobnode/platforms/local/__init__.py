@@ -1,5 +1,39 @@
 """The local job service's native API (`/v1`) as a jobnode platform."""
 
-from jobnode.platforms.local.backend import LocalBackend
+from jobnode.core.backend import Capabilities
+from jobnode.platforms.local.settings import LocalSettings
+from jobnode.platforms.platform import Platform
 
-__all__ = ["LocalBackend"]
+PLATFORM = Platform(
+    name="local",
+    title="jobnode local job service",
+    label="Jobnode",
+    settings=LocalSettings,
+    capabilities=Capabilities(
+        cancel=True,
+        delete=True,
+        logs=True,
+        watch=True,
+        bulk_status=True,
+        artifacts=True,
+        read_artifacts=True,
+        delete_artifacts=True,
+        lineage=True,
+        errors=True,
+        events=True,
+        subjobs=True,
+        dead_letters=True,
+        resubmit=True,
+        plan=True,
+        tags=True,
+        idempotency=True,
+    ),
+    backend="jobnode.platforms.local.backend:LocalBackend.from_settings",
+    url_scheme="http",
+    url_port=8765,
+    conn_type="jobnode",
+    credentials_block="JobnodeCredentials",
+    docs="docs/service-data.md",
+)
+
+__all__ = ["PLATFORM", "LocalSettings"]

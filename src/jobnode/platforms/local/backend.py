@@ -10,13 +10,15 @@ from typing import Any
 import httpx
 from pydantic import TypeAdapter
 
-from jobnode.core.backend import Capabilities, ListQuery, LogQuery
+from jobnode.core.backend import ListQuery, LogQuery
 from jobnode.core.models import (
     Artifact,
+    DeadLetter,
     DeletePlan,
     Job,
     JobError,
     JobEvent,
+    JobPlan,
     JobResult,
     JobSpec,
     LogEntry,
@@ -24,11 +26,14 @@ from jobnode.core.models import (
 )
 from jobnode.core.sse import iter_sse
 from jobnode.core.transport import IDEMPOTENCY_HEADER, BearerAuth, RetryPolicy, Transport
+from jobnode.platforms.local import PLATFORM
+from jobnode.platforms.local.settings import LocalSettings
 
 _JOB_PAGE = TypeAdapter(Page[Job])
 _LOG_PAGE = TypeAdapter(Page[LogEntry])
 _ERRORS = TypeAdapter(list[JobError])
 _EVENTS = TypeAdapter(list[JobEvent])
+_DEAD_LETTERS = TypeAdapter(list[DeadLetter])
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 
@@ -47,10 +52,8 @@ class LocalBackend:
         ```
     """
 
-    platform = "local"
-    capabilities = Capabilities(
-        cancel=True, delete=True, logs=True, watch=True, bulk_status=True, artifacts=True, lineage=True
-    )
+    platform = PLATFORM.name
+    capabilities = PLATFORM.capabilities
 
     def __init__(
         self,
@@ -65,6 +68,10 @@ class LocalBackend:
         self.transport = transport or Transport(
             self.url, auth=BearerAuth(token) if token else None, timeout=timeout, retry=retry, platform="local"
         )
+
+    @classmethod
+    def from_settings(cls, settings: LocalSettings) -> LocalBackend:
+        return cls(settings.url, token=settings.secret(), timeout=settings.timeout)
 
     async def aclose(self) -> None:
         await self.transport.aclose()
@@ -84,7 +91,7 @@ class LocalBackend:
         )
         return Job.model_validate_json(response.content)
 
-    async def plan_job(self, spec: JobSpec) -> dict[str, Any]:
+    async def plan_job(self, spec: JobSpec) -> JobPlan:
         response = await self.transport.request(
             "POST",
             "/v1/jobs",
@@ -92,8 +99,7 @@ class LocalBackend:
             json=spec.model_dump(mode="json", exclude_none=True),
             retry_unsafe=True,
         )
-        result: dict[str, Any] = response.json()
-        return result
+        return JobPlan.model_validate_json(response.content)
 
     async def get_job(self, job_id: str) -> Job:
         return Job.model_validate_json((await self._get(f"/v1/jobs/{job_id}")).content)
@@ -150,9 +156,8 @@ class LocalBackend:
     async def get_events(self, job_id: str) -> list[JobEvent]:
         return _EVENTS.validate_python(_data(await self._get(f"/v1/jobs/{job_id}/events")))
 
-    async def get_dead_letters(self, job_id: str) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = _data(await self._get(f"/v1/jobs/{job_id}/dead-letters"))
-        return result
+    async def get_dead_letters(self, job_id: str) -> list[DeadLetter]:
+        return _DEAD_LETTERS.validate_python(_data(await self._get(f"/v1/jobs/{job_id}/dead-letters")))
 
     async def resubmit_failed(
         self, job_id: str, overrides: dict[str, Any], *, idempotency_key: str | None = None
@@ -180,11 +185,13 @@ class LocalBackend:
     async def get_artifact(self, artifact_id: str) -> Artifact:
         return Artifact.model_validate_json((await self._get(f"/v1/artifacts/{artifact_id}")).content)
 
-    async def read_artifact(self, artifact_id: str) -> AsyncIterator[Any]:
-        async with self.transport.stream("GET", f"/v1/artifacts/{artifact_id}/content") as response:
-            async for line in response.aiter_lines():
-                if line:
-                    yield json.loads(line)
+    async def read_artifact(self, artifact_id: str, *, skip: int = 0) -> AsyncIterator[Any]:
+        """Each record from number `skip` on; a read cut short by a transient error resumes where it stopped."""
+        async for line in self.transport.resumable_lines(f"/v1/artifacts/{artifact_id}/content", skip=skip):
+            yield json.loads(line)
 
-    async def delete_artifact(self, artifact_id: str) -> None:
-        await self.transport.request("DELETE", f"/v1/artifacts/{artifact_id}")
+    async def delete_artifact(self, artifact_id: str, *, dry_run: bool = False) -> DeletePlan:
+        response = await self.transport.request(
+            "DELETE", f"/v1/artifacts/{artifact_id}", params={"dry_run": json.dumps(dry_run)}
+        )
+        return DeletePlan.model_validate_json(response.content)

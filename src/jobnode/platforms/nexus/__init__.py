@@ -9,6 +9,22 @@ Example:
     ```
 """
 
-from jobnode.platforms.nexus.backend import NexusBackend
+from jobnode.core.backend import Capabilities
+from jobnode.platforms.nexus.settings import NexusSettings
+from jobnode.platforms.platform import Platform
 
-__all__ = ["NexusBackend"]
+PLATFORM = Platform(
+    name="nexus",
+    title="Datature Nexus",
+    label="Nexus",
+    settings=NexusSettings,
+    capabilities=Capabilities(
+        cancel=True, delete=True, logs=True, artifacts=True, delete_artifacts=True, errors=True, plan=True
+    ),
+    backend="jobnode.platforms.nexus.backend:NexusBackend.from_settings",
+    emulator="jobnode.platforms.nexus.emulator:create_app",
+    emulator_prefix="",
+    docs="docs/nexus.md",
+)
+
+__all__ = ["PLATFORM", "NexusSettings"]

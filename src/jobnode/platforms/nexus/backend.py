@@ -24,15 +24,15 @@ import base64
 import binascii
 import json
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import fsspec
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from jobnode.core.backend import Capabilities, ListQuery, LogQuery
-from jobnode.core.errors import Conflict, JobnodeError, NotFound, UnsupportedOperation
+from jobnode.core.backend import ListQuery, LogQuery
+from jobnode.core.errors import Conflict, JobnodeError, NotFound
 from jobnode.core.models import (
     Artifact,
     ArtifactsInput,
@@ -43,7 +43,7 @@ from jobnode.core.models import (
     ItemsInput,
     Job,
     JobError,
-    JobEvent,
+    JobPlan,
     JobResult,
     JobSpec,
     LogEntry,
@@ -51,10 +51,11 @@ from jobnode.core.models import (
     Page,
 )
 from jobnode.core.transport import HeaderAuth, RetryPolicy, Transport, parse_error_body
-from jobnode.platforms.nexus import mapping, wire
+from jobnode.platforms.nexus import PLATFORM, mapping, wire
 from jobnode.platforms.nexus.checksum import crc32c_base64
+from jobnode.platforms.nexus.settings import NEXUS_URL, NexusSettings
 
-DEFAULT_URL = "https://api.datature.io"
+DEFAULT_URL = NEXUS_URL
 #: Datature's SDK also retries 520-524 (errors of the proxy in front of Nexus)
 NEXUS_RETRY = RetryPolicy(statuses=frozenset({429, 500, 502, 503, 504, 520, 521, 522, 523, 524}))
 DATASET_READY_TIMEOUT = 600.0
@@ -116,10 +117,8 @@ class NexusBackend:
         ```
     """
 
-    platform = "nexus"
-    capabilities = Capabilities(
-        cancel=True, delete=True, logs=True, watch=False, bulk_status=False, artifacts=True, lineage=False
-    )
+    platform = PLATFORM.name
+    capabilities = PLATFORM.capabilities
 
     def __init__(
         self,
@@ -156,6 +155,17 @@ class NexusBackend:
         # dataset id -> item count; an uploaded dataset never changes, and a missing one does not come back
         self._item_counts: dict[str, int | None] = {}
 
+    @classmethod
+    def from_settings(cls, settings: NexusSettings) -> NexusBackend:
+        return cls(
+            settings.url,
+            token=settings.secret(),
+            project_id=settings.project_id,
+            webhook_id=settings.webhook_id,
+            deployments=settings.deployments,
+            timeout=settings.timeout,
+        )
+
     def __repr__(self) -> str:
         return f"NexusBackend(url={self.url!r}, project_id={self.project_id!r})"
 
@@ -190,7 +200,7 @@ class NexusBackend:
             self._item_counts[dataset_id] = item_count
         return await self._to_job(job)
 
-    async def plan_job(self, spec: JobSpec) -> dict[str, Any]:
+    async def plan_job(self, spec: JobSpec) -> JobPlan:
         """A dry run: the request that `create_job` would send, without creating anything on Nexus."""
         items_total: int | None = None
         if isinstance(spec.input, ArtifactsInput):
@@ -201,7 +211,7 @@ class NexusBackend:
                 items_total = len(spec.input.items)
         webhook_id = "<a new webhook>" if spec.webhook else self.webhook_id
         body = mapping.create_request(spec, dataset_id=dataset_id, webhook_id=webhook_id, deployments=self.deployments)
-        return {"dry_run": True, "platform": self.platform, "items_total": items_total, "request": body.to_wire()}
+        return JobPlan(platform=self.platform, items_total=items_total, request=body.to_wire())
 
     async def get_job(self, job_id: str) -> Job:
         response = await self._get(f"{self._base}/jobs/{job_id}")
@@ -210,8 +220,6 @@ class NexusBackend:
     async def list_jobs(self, query: ListQuery) -> Page[Job]:
         """One page of the project's jobs, newest first. Nexus filters nothing: `state` and `name` filter the page
         here (so a page may hold fewer than `limit` jobs); `ids` fetches those jobs; tags do not exist on Nexus."""
-        if query.tag:
-            raise UnsupportedOperation(self.platform, "listing jobs by tag")
         if query.ids is not None:
             return Page(data=await self._get_many(query.ids))
         response = await self._get(f"{self._base}/jobs", limit=query.limit, page=query.cursor)
@@ -502,13 +510,6 @@ class NexusBackend:
         job = await self.get_job(job_id)
         return JobResult(job_id=job.id, state=job.state, progress=job.progress)
 
-    async def get_events(self, job_id: str) -> list[JobEvent]:
-        raise UnsupportedOperation(self.platform, "events")
-
-    async def watch(self, job_ids: Sequence[str]) -> AsyncIterator[Job]:
-        raise UnsupportedOperation(self.platform, "watch")
-        yield  # pragma: no cover - makes this an async generator, as the protocol wants
-
     # -- artifacts: the datasets jobs run over ------------------------------------------------------------------
 
     async def get_artifact(self, artifact_id: str) -> Artifact:
@@ -522,12 +523,17 @@ class NexusBackend:
             created_at=mapping.from_ms(dataset.create_date),
         )
 
-    async def read_artifact(self, artifact_id: str) -> AsyncIterator[Any]:
-        raise UnsupportedOperation(self.platform, "reading a dataset back (Nexus only accepts uploads)")
-        yield  # pragma: no cover - makes this an async generator, as the protocol wants
-
-    async def delete_artifact(self, artifact_id: str) -> None:
-        await self.delete_dataset(artifact_id)
+    async def delete_artifact(self, artifact_id: str, *, dry_run: bool = False) -> DeletePlan:
+        """Delete a dataset (Nexus keeps no record of which jobs read it, so nothing holds it back)."""
+        plan = DeletePlan(
+            targets=[artifact_id],
+            allowed=True,
+            dry_run=dry_run,
+            steps=[DeleteStep(action="delete_artifact", id=artifact_id)],
+        )
+        if not dry_run:
+            await self.delete_dataset(artifact_id)
+        return plan
 
 
 def _tie_error(job_id: str, at: int | None) -> JobnodeError:

@@ -1,0 +1,88 @@
+"""The emulation kit: what every platform emulator (and the native `/v1` API) would otherwise write again.
+
+- `errors`: error answers in the platform's own shape, and handlers that make every failure one of them;
+- `guards`: the secret check (`bearer`, `basic_user`, `header(...)`), a per-secret rate limit, the `Host` check of a
+  service without a token, and the request-size limit;
+- `responses`: strict JSON bodies in, compact JSON out;
+- `Documents` (the platform's own objects, stored beside the jobs) and `JobService` (the jobs themselves).
+
+An emulator is a function `create_app(service: JobService, *, token: str | None) -> ASGI app` named by its
+platform's descriptor; `jobnode serve --platform NAME` mounts it at the descriptor's `emulator_prefix`.
+
+Example:
+    ```python
+    def create_app(service: JobService, *, token: str | None = None) -> FastAPI:
+        app = FastAPI()
+        install_error_handlers(app, my_error_shape)
+
+        @app.get("/jobs/{job_id}")
+        def get_job(job_id: str) -> Response:
+            return json_response(to_wire(service.get(job_id)))
+
+        return guard(app, shape=my_error_shape, token=token, read=header("x-api-key"))
+    ```
+"""
+
+from jobnode.service.cursors import BadCursor, decode_cursor, encode_cursor
+from jobnode.service.documents import Document, Documents, Listing
+from jobnode.service.emulation.errors import ErrorShape, field_path, install_error_handlers, validation_error
+from jobnode.service.emulation.guards import (
+    BodyLimit,
+    CredentialReader,
+    LoopbackHostOnly,
+    RateLimiter,
+    any_of,
+    basic_user,
+    bearer,
+    guard,
+    header,
+    loopback_host,
+)
+from jobnode.service.emulation.responses import json_response, parse_json, read_json
+from jobnode.service.errors import (
+    Conflict,
+    InvalidRequest,
+    JobDeleted,
+    NotFound,
+    ServiceError,
+    TooLarge,
+    Unprocessable,
+)
+from jobnode.service.jobs import JobPage, JobService, LogPage, Submitted
+
+__all__ = [
+    "BadCursor",
+    "BodyLimit",
+    "Conflict",
+    "CredentialReader",
+    "Document",
+    "Documents",
+    "ErrorShape",
+    "InvalidRequest",
+    "JobDeleted",
+    "JobPage",
+    "JobService",
+    "Listing",
+    "LogPage",
+    "LoopbackHostOnly",
+    "NotFound",
+    "RateLimiter",
+    "ServiceError",
+    "Submitted",
+    "TooLarge",
+    "Unprocessable",
+    "any_of",
+    "basic_user",
+    "bearer",
+    "decode_cursor",
+    "encode_cursor",
+    "field_path",
+    "guard",
+    "header",
+    "install_error_handlers",
+    "json_response",
+    "loopback_host",
+    "parse_json",
+    "read_json",
+    "validation_error",
+]
