@@ -70,7 +70,7 @@ class ClientSettings:
 COMMON_FIELDS: dict[str, Any] = {
     "poll_interval": {
         "label": "Poll interval (seconds)",
-        "description": "Seconds between two status requests of the shared poller when the platform has no push "
+        "description": "Seconds between two status requests of the shared watcher when the platform has no push "
         "channel (one request covers every waiting task of this connection).",
         "schema": {"type": ["number", "null"], "minimum": 0.1, "default": DEFAULT_POLL_INTERVAL},
     },

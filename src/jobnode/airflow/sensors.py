@@ -22,7 +22,7 @@ class JobnodeJobSensor(BaseSensorOperator):
     """Succeeds when the job has succeeded; fails at once, with its reason and last errors, when it ended otherwise.
 
     Deferrable by default as `[operators] default_deferrable` says: the wait then runs in the triggerer, through the
-    connection's shared poller. The sensor's `timeout` applies in both modes; a timed-out sensor leaves the job
+    connection's shared client. The sensor's `timeout` applies in both modes; a timed-out sensor leaves the job
     running unless `cancel_on_timeout`. Killing the sensor never cancels the job: it waits for a job it did not start.
     Returns the job's summary (`job_id`, `state`, `url`, `inputs`, `outputs`).
 

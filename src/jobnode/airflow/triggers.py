@@ -1,4 +1,4 @@
-"""`JobnodeJobTrigger`: waits in the triggerer for a job to end, through the connection's shared poller."""
+"""`JobnodeJobTrigger`: waits in the triggerer for a job to end, through the connection's shared client."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from typing import Any, Literal, TypedDict
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from jobnode.airflow._poller import JobPoller, shared_poller
 from jobnode.airflow._results import ProgressLog, error_lines
 from jobnode.airflow.hooks import JobnodeHook
-from jobnode.client import AsyncClient
+from jobnode.client import AsyncClient, shared_client
 from jobnode.core.errors import JobFailed, JobnodeError, UnsupportedOperation
 from jobnode.core.models import Job, JobError, JobState
 from jobnode.progress import describe
@@ -56,10 +55,10 @@ async def last_errors(client: AsyncClient, job_id: str, limit: int = 5) -> list[
 class JobnodeJobTrigger(BaseTrigger):
     """Fires once the job has ended, or once `timeout_at` has passed.
 
-    All triggers of one connection in one triggerer process share one client and one poller (the platform's
-    watch stream, or one bulk status request per interval). Transient errors are waited out; they never end the
-    wait. The timeout is enforced here, because Airflow does not call `on_kill` when a trigger times out: when it
-    passes, the remote job is cancelled (with `cancel_on_timeout`). `on_kill` (the user marked the deferred task
+    All triggers of one connection in one triggerer process share one client, and with it one watcher (the
+    platform's watch stream, or one bulk status request per interval). Transient errors are waited out; they never
+    end the wait. The timeout is enforced here, because Airflow does not call `on_kill` when a trigger times out:
+    when it passes, the remote job is cancelled (with `cancel_on_timeout`). `on_kill` (the user marked the deferred task
     failed or cleared it) cancels the remote job too (with `cancel_on_kill`).
 
     Example:
@@ -111,7 +110,7 @@ class JobnodeJobTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        # the shared poller is released before yielding: nothing is held while the triggerer handles the event
+        # the shared client is released before yielding: nothing is held while the triggerer handles the event
         payload = await self._wait()
         yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
 
@@ -119,26 +118,21 @@ class JobnodeJobTrigger(BaseTrigger):
         """Cancel the remote job: the user marked the deferred task failed, or cleared it."""
         if not self.cancel_on_kill:
             return
-        async with self._poller() as poller:
-            job = await poller.client.jobs.cancel(self.job_id)
+        async with self._client() as client:
+            job = await client.jobs.cancel(self.job_id)
         self.log.info("cancelled job %s (it is %s)", self.job_id, job.state.value)
 
-    def _poller(self) -> Any:
-        return shared_poller(self.jobnode_conn_id, self._connect)
-
-    async def _connect(self) -> JobPoller:
-        hook = JobnodeHook(self.jobnode_conn_id)
-        client = await hook.aget_client()
-        return JobPoller(client, poll_interval=hook.settings.poll_interval, watch=hook.settings.watch)
+    def _client(self) -> Any:
+        return shared_client(self.jobnode_conn_id, JobnodeHook(self.jobnode_conn_id).aget_client)
 
     async def _wait(self) -> JobEventPayload:
         try:
-            async with self._poller() as poller:
-                return await self._follow(poller)
+            async with self._client() as client:
+                return await self._follow(client)
         except JobnodeError as exc:
             return event_payload("error", self.job_id, f"cannot wait for job {self.job_id}: {exc}")
 
-    async def _follow(self, poller: JobPoller) -> JobEventPayload:
+    async def _follow(self, client: AsyncClient) -> JobEventPayload:
         progress = ProgressLog(self.log, self.progress_every)
         last: Job | None = None
         deadline = None
@@ -146,15 +140,15 @@ class JobnodeJobTrigger(BaseTrigger):
             deadline = asyncio.get_running_loop().time() + (self.timeout_at - time.time())
         try:
             async with asyncio.timeout_at(deadline):
-                async for job in poller.updates(self.job_id):
+                async for job in client.jobs.watch([self.job_id]):
                     last = job
                     progress(job)
         except TimeoutError:
-            return await self._timed_out(poller.client, last)
+            return await self._timed_out(client, last)
         assert last is not None
         if last.state is JobState.SUCCEEDED:
             return event_payload("success", last.id, describe(last), last)
-        return event_payload("failed", last.id, str(JobFailed(last)), last, await last_errors(poller.client, last.id))
+        return event_payload("failed", last.id, str(JobFailed(last)), last, await last_errors(client, last.id))
 
     async def _timed_out(self, client: AsyncClient, last: Job | None) -> JobEventPayload:
         message = f"job {self.job_id} did not end before the timeout"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import os
-import random
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing
 from datetime import datetime
@@ -15,6 +14,7 @@ from pydantic import TypeAdapter
 
 from jobnode.client._capabilities import check, require
 from jobnode.client._cleanup import CleanupReport, cleanup
+from jobnode.client._watcher import Watcher
 from jobnode.core.backend import (
     Backend,
     CancelsJobs,
@@ -58,7 +58,6 @@ from jobnode.platforms import get_platform
 ProgressCallback = Callable[[Job], Any]
 _OVERRIDES: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 BULK_CHUNK = 1000
-WATCH_MAX = 1000  # ids in one watch stream (they travel in its URL)
 
 
 def build_spec(
@@ -99,16 +98,19 @@ def build_spec(
     return JobSpec(input=job_input, **fields)
 
 
-def _backoff(attempt: int, cap: float = 30.0) -> float:
-    base = min(cap, 0.5 * 2 ** min(attempt, 10))
-    return random.uniform(base / 2, base)
-
-
 class AsyncJobs:
     """Job operations of an `AsyncClient` (`client.jobs`)."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, *, poll_interval: float = 2.0, push: bool = True) -> None:
         self._backend = backend
+        stream = require(backend, "watch", WatchesJobs).watch if push and backend.capabilities.watch else None
+        self._watcher = Watcher(status=self.bulk_status, get=self.get, stream=stream, poll_interval=poll_interval)
+
+    @property
+    def watcher(self) -> Watcher:
+        """The watcher that every wait and watch of this client shares (how many jobs it follows, on how many
+        streams)."""
+        return self._watcher
 
     async def create(self, spec: JobSpec | None = None, *, idempotency_key: str | None = None, **fields: Any) -> Job:
         """Create a job from a `JobSpec`, or from keyword arguments (see `build_spec`).
@@ -195,31 +197,67 @@ class AsyncJobs:
         )
         return await backend.get_logs(job_id, query)
 
-    async def iter_log_pages(self, job_id: str, **filters: Any) -> AsyncIterator[builtins.list[LogEntry]]:
-        """Every page of log entries, one at a time (constant memory, whatever the size of the log).
+    async def iter_log_pages(
+        self,
+        job_id: str,
+        *,
+        after_time: datetime | None = None,
+        before_time: datetime | None = None,
+        min_level: LogLevel | str | None = None,
+        kind: str | None = None,
+        order: Literal["asc", "desc"] = "asc",
+        limit: int = 1000,
+    ) -> AsyncIterator[builtins.list[LogEntry]]:
+        """Every page of log entries matching the filters of `logs`, one at a time (constant memory, whatever the
+        size of the log). The next page is already being fetched while the caller handles this one."""
 
-        The next page is already being fetched while the caller handles this one.
-        """
-        cursor = filters.pop("cursor", None)
-        pending: asyncio.Task[Page[LogEntry]] | None = asyncio.ensure_future(
-            self.logs(job_id, cursor=cursor, **filters)
-        )
+        def page(cursor: str | None) -> asyncio.Task[Page[LogEntry]]:
+            return asyncio.ensure_future(
+                self.logs(
+                    job_id,
+                    after_time=after_time,
+                    before_time=before_time,
+                    min_level=min_level,
+                    kind=kind,
+                    limit=limit,
+                    cursor=cursor,
+                    order=order,
+                )
+            )
+
+        pending: asyncio.Task[Page[LogEntry]] | None = page(None)
         try:
             while pending is not None:
-                page = await pending
-                pending = None
-                if page.next_cursor:
-                    pending = asyncio.ensure_future(self.logs(job_id, cursor=page.next_cursor, **filters))
-                if page.data:
-                    yield page.data
+                current = await pending
+                pending = page(current.next_cursor) if current.next_cursor else None
+                if current.data:
+                    yield current.data
         finally:
             if pending is not None:
                 pending.cancel()
 
-    async def iter_logs(self, job_id: str, **filters: Any) -> AsyncIterator[LogEntry]:
+    async def iter_logs(
+        self,
+        job_id: str,
+        *,
+        after_time: datetime | None = None,
+        before_time: datetime | None = None,
+        min_level: LogLevel | str | None = None,
+        kind: str | None = None,
+        order: Literal["asc", "desc"] = "asc",
+        limit: int = 1000,
+    ) -> AsyncIterator[LogEntry]:
         """Every log entry matching the filters of `logs`, streamed page by page."""
-        async for page in self.iter_log_pages(job_id, **filters):
-            for entry in page:
+        async for entries in self.iter_log_pages(
+            job_id,
+            after_time=after_time,
+            before_time=before_time,
+            min_level=min_level,
+            kind=kind,
+            order=order,
+            limit=limit,
+        ):
+            for entry in entries:
                 yield entry
 
     async def errors(self, job_id: str, *, limit: int = 100) -> builtins.list[JobError]:
@@ -233,47 +271,53 @@ class AsyncJobs:
         """The job's lifecycle events, oldest first."""
         return await require(self._backend, "events", ReadsEvents).get_events(job_id)
 
-    async def watch(self, job_ids: Sequence[str], *, poll_interval: float = 2.0) -> AsyncGenerator[Job, None]:
-        """Each change of the named jobs until all have ended: the platform's push channel where it has one (for
-        up to 1,000 jobs: one stream), polling (bulk status where it can) otherwise. Transient errors are waited
-        out, never raised."""
-        last: dict[str, Job] = {}
-        failures = 0
-        push = self._backend.capabilities.watch and len(job_ids) <= WATCH_MAX
-        while True:
+    async def watch(self, job_ids: Sequence[str], *, poll_interval: float | None = None) -> AsyncGenerator[Job, None]:
+        """Each job now, then each change, until all of them have ended: through the client's shared watcher, which
+        follows the platform's push channel where it has one (one stream per 1,000 jobs, shared by every wait of
+        this client) and polls otherwise (bulk status where it can). Transient errors are waited out, never raised.
+
+        Raises:
+            JobGone: a job no longer exists.
+            jobnode.JobnodeError: the platform refused to say (bad credentials, ...).
+        """
+        ids = list(dict.fromkeys(job_ids))
+        if len(ids) == 1:
+            async with aclosing(self._watcher.updates(ids[0], poll_interval=poll_interval)) as updates:
+                async for job in updates:
+                    yield job
+            return
+        queue: asyncio.Queue[Job | BaseException | None] = asyncio.Queue()
+
+        async def follow(job_id: str) -> None:
             try:
-                if push:
-                    watcher = require(self._backend, "watch", WatchesJobs)
-                    stream = watcher.watch([j for j in job_ids if not _ended(last.get(j))])
-                    async with aclosing(stream):  # type: ignore[type-var]  # a Backend.watch is an async generator
-                        async for job in stream:
-                            failures = 0
-                            if _changed(last.get(job.id), job):
-                                last[job.id] = job
-                                yield job
-                else:
-                    for job in await self.bulk_status([j for j in job_ids if not _ended(last.get(j))]):
-                        if _changed(last.get(job.id), job):
-                            last[job.id] = job
-                            yield job
-                    failures = 0
+                async for job in self._watcher.updates(job_id, poll_interval=poll_interval):
+                    await queue.put(job)
             except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                failures += 1
-                await asyncio.sleep(_backoff(failures))
-                continue
-            if all(_ended(last.get(j)) for j in job_ids):
-                return
-            if not push:
-                await asyncio.sleep(poll_interval)
+                await queue.put(exc)
+            await queue.put(None)
+
+        followers = [asyncio.create_task(follow(j)) for j in ids]
+        try:
+            ended = 0
+            while ended < len(ids):
+                item = await queue.get()
+                if item is None:
+                    ended += 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item
+        finally:
+            for task in followers:
+                task.cancel()
+            await asyncio.gather(*followers, return_exceptions=True)
 
     async def wait(
         self,
         job_id: str,
         *,
         timeout: float | None = None,
-        poll_interval: float = 2.0,
+        poll_interval: float | None = None,
         on_progress: ProgressCallback | None = None,
         raise_on_failure: bool = False,
     ) -> Job:
@@ -353,14 +397,6 @@ class AsyncJobs:
         return await cleanup(self._backend, job_ids, delete_outputs=delete_outputs, protect=protect, dry_run=dry_run)
 
 
-def _ended(job: Job | None) -> bool:
-    return job is not None and job.is_terminal
-
-
-def _changed(old: Job | None, new: Job) -> bool:
-    return old is None or (old.state, old.progress, old.updated_at) != (new.state, new.progress, new.updated_at)
-
-
 class AsyncArtifacts:
     """Artifact operations of an `AsyncClient` (`client.artifacts`)."""
 
@@ -407,6 +443,8 @@ class AsyncClient:
         *,
         platform: str = "local",
         backend: Backend | None = None,
+        poll_interval: float = 2.0,
+        watch: bool = True,
         **options: Any,
     ) -> None:
         if backend is None:
@@ -417,7 +455,7 @@ class AsyncClient:
             token = token if token is not None else os.environ.get("JOBNODE_TOKEN")
             backend = descriptor.create_backend(descriptor.make_settings(url=url, token=token, **options))
         self.backend = backend
-        self.jobs = AsyncJobs(backend)
+        self.jobs = AsyncJobs(backend, poll_interval=poll_interval, push=watch)
         self.artifacts = AsyncArtifacts(backend)
 
     @property
@@ -428,6 +466,7 @@ class AsyncClient:
         return self.backend.job_url(job_id)
 
     async def aclose(self) -> None:
+        await self.jobs._watcher.aclose()
         await self.backend.aclose()
 
     async def __aenter__(self) -> AsyncClient:

@@ -7,7 +7,8 @@ import asyncio
 import builtins
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, Literal, TypeVar
 
 from jobnode.client._async import AsyncClient, ProgressCallback
 from jobnode.client._cleanup import CleanupReport
@@ -22,7 +23,9 @@ from jobnode.core.models import (
     JobPlan,
     JobResult,
     JobSpec,
+    JobState,
     LogEntry,
+    LogLevel,
     Page,
 )
 
@@ -75,8 +78,17 @@ class Jobs:
     def get(self, job_id: str) -> Job:
         return self._p.call(self._a.get(job_id))
 
-    def list(self, **filters: Any) -> Page[Job]:
-        return self._p.call(self._a.list(**filters))
+    def list(
+        self,
+        *,
+        state: JobState | str | Sequence[JobState | str] | None = None,
+        tag: str | None = None,
+        name: str | None = None,
+        ids: Sequence[str] | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Job]:
+        return self._p.call(self._a.list(state=state, tag=tag, name=name, ids=ids, limit=limit, cursor=cursor))
 
     def bulk_status(self, job_ids: Sequence[str]) -> builtins.list[Job]:
         return self._p.call(self._a.bulk_status(job_ids))
@@ -91,14 +103,74 @@ class Jobs:
             self._a.delete(job_id, delete_outputs=delete_outputs, delete_subjobs=delete_subjobs, dry_run=dry_run)
         )
 
-    def logs(self, job_id: str, **filters: Any) -> Page[LogEntry]:
-        return self._p.call(self._a.logs(job_id, **filters))
+    def logs(
+        self,
+        job_id: str,
+        *,
+        after_time: datetime | None = None,
+        before_time: datetime | None = None,
+        min_level: LogLevel | str | None = None,
+        kind: str | None = None,
+        limit: int = 1000,
+        cursor: str | None = None,
+        order: Literal["asc", "desc"] = "asc",
+    ) -> Page[LogEntry]:
+        return self._p.call(
+            self._a.logs(
+                job_id,
+                after_time=after_time,
+                before_time=before_time,
+                min_level=min_level,
+                kind=kind,
+                limit=limit,
+                cursor=cursor,
+                order=order,
+            )
+        )
 
-    def iter_log_pages(self, job_id: str, **filters: Any) -> Iterator[builtins.list[LogEntry]]:
-        return self._p.iterate(self._a.iter_log_pages(job_id, **filters))
+    def iter_log_pages(
+        self,
+        job_id: str,
+        *,
+        after_time: datetime | None = None,
+        before_time: datetime | None = None,
+        min_level: LogLevel | str | None = None,
+        kind: str | None = None,
+        order: Literal["asc", "desc"] = "asc",
+        limit: int = 1000,
+    ) -> Iterator[builtins.list[LogEntry]]:
+        return self._p.iterate(
+            self._a.iter_log_pages(
+                job_id,
+                after_time=after_time,
+                before_time=before_time,
+                min_level=min_level,
+                kind=kind,
+                order=order,
+                limit=limit,
+            )
+        )
 
-    def iter_logs(self, job_id: str, **filters: Any) -> Iterator[LogEntry]:
-        for page in self.iter_log_pages(job_id, **filters):
+    def iter_logs(
+        self,
+        job_id: str,
+        *,
+        after_time: datetime | None = None,
+        before_time: datetime | None = None,
+        min_level: LogLevel | str | None = None,
+        kind: str | None = None,
+        order: Literal["asc", "desc"] = "asc",
+        limit: int = 1000,
+    ) -> Iterator[LogEntry]:
+        for page in self.iter_log_pages(
+            job_id,
+            after_time=after_time,
+            before_time=before_time,
+            min_level=min_level,
+            kind=kind,
+            order=order,
+            limit=limit,
+        ):
             yield from page
 
     def errors(self, job_id: str, *, limit: int = 100) -> builtins.list[JobError]:
@@ -110,7 +182,7 @@ class Jobs:
     def events(self, job_id: str) -> builtins.list[JobEvent]:
         return self._p.call(self._a.events(job_id))
 
-    def watch(self, job_ids: Sequence[str], *, poll_interval: float = 2.0) -> Iterator[Job]:
+    def watch(self, job_ids: Sequence[str], *, poll_interval: float | None = None) -> Iterator[Job]:
         return self._p.iterate(self._a.watch(job_ids, poll_interval=poll_interval))
 
     def wait(
@@ -118,7 +190,7 @@ class Jobs:
         job_id: str,
         *,
         timeout: float | None = None,
-        poll_interval: float = 2.0,
+        poll_interval: float | None = None,
         on_progress: ProgressCallback | None = None,
         raise_on_failure: bool = False,
     ) -> Job:

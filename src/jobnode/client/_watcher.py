@@ -1,13 +1,12 @@
-"""One shared poller per connection per process: every trigger waiting on jobs of that connection shares one HTTP
-client and one status loop, so a thousand waiting tasks cost one request per interval (or none with a push channel)
-instead of a thousand.
+"""The watcher: one per client, shared by every wait and watch of that client, so that a thousand waits cost one
+request per interval (or none with a push channel) instead of a thousand, and hold a few connections, not one each.
 
-The poller follows the platform's watch stream (`AsyncJobs.watch`, server-sent events) when the platform has one,
-and asks bulk status (`AsyncJobs.bulk_status`, 1,000 jobs per request) every `poll_interval` otherwise. The set of
-watched jobs changes as triggers come and go: new jobs that arrive together share a new stream; when streams
-multiply, they are merged into as few as the platform allows. Transient errors (the service is down, 429, 5xx) are
-waited out, never passed on; a job that disappears, or an error that is not transient, ends the wait of the
-triggers of that job only.
+It follows the platform's push channel (server-sent events) where the platform has one, for up to 1,000 jobs per
+stream, and otherwise asks for the status of every waited-for job once per interval (bulk status: 1,000 jobs per
+request where the platform can; one request per job where it cannot). The set of watched jobs changes as waits come
+and go: jobs that arrive together share a new stream; when streams multiply, they are merged into as few as the
+platform allows. Transient errors (the platform is down, 429, 5xx) are waited out, never passed on; a job that
+disappears, or an error that is not transient, ends the waits of that job only.
 """
 
 from __future__ import annotations
@@ -16,34 +15,38 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import aclosing
 
-from jobnode.client import AsyncClient
 from jobnode.core.errors import NotFound
 from jobnode.core.models import Job
 from jobnode.core.transport import is_transient
 
-log = logging.getLogger("jobnode.airflow.poller")
+log = logging.getLogger("jobnode.client.watcher")
 
 #: most job ids in one watch stream (the ids travel in the URL; httpx refuses URLs over 64 KiB)
 WATCH_CHUNK = 1000
-#: most job ids in one bulk status request (the platforms' limit)
-BULK_CHUNK = 1000
+
+#: the status of many jobs (those that no longer exist are left out)
+StatusReader = Callable[[list[str]], Awaitable[list[Job]]]
+#: one job (raises NotFound when it does not exist)
+JobReader = Callable[[str], Awaitable[Job]]
+#: a platform's push channel: the named jobs now, then each change, until all have ended
+StreamOpener = Callable[[Sequence[str]], AsyncIterator[Job]]
 
 
 class JobGone(NotFound):
-    """The job a trigger waits for no longer exists on the platform."""
+    """The job waited for no longer exists on the platform."""
 
 
 class _Waiter:
-    """One trigger's view of one job: the latest state, or the error that ends the wait."""
+    """One wait's view of one job: the latest state, or the error that ends the wait."""
 
-    __slots__ = ("_error", "_event", "_latest", "job_id")
+    __slots__ = ("_error", "_event", "_latest", "interval", "job_id")
 
-    def __init__(self, job_id: str) -> None:
+    def __init__(self, job_id: str, interval: float) -> None:
         self.job_id = job_id
+        self.interval = interval
         self._latest: Job | None = None
         self._error: BaseException | None = None
         self._event = asyncio.Event()
@@ -65,8 +68,9 @@ class _Waiter:
         return self._latest
 
 
-def _same(old: Job | None, new: Job) -> bool:
-    return old is not None and (old.state, old.progress, old.updated_at) == (new.state, new.progress, new.updated_at)
+def changed(old: Job | None, new: Job) -> bool:
+    """Whether `new` says something `old` did not (state, progress or update time)."""
+    return old is None or (old.state, old.progress, old.updated_at) != (new.state, new.progress, new.updated_at)
 
 
 def _chunks(ids: Iterable[str], size: int) -> list[frozenset[str]]:
@@ -74,37 +78,45 @@ def _chunks(ids: Iterable[str], size: int) -> list[frozenset[str]]:
     return [frozenset(ordered[i : i + size]) for i in range(0, len(ordered), size)]
 
 
-class JobPoller:
-    """Waits on many jobs of one client with one loop.
+def _backoff(failures: int, interval: float) -> float:
+    cap = min(60.0, max(interval, 1.0) * 2 ** min(failures - 1, 6))
+    return random.uniform(cap / 2, cap)
+
+
+class Watcher:
+    """Waits on many jobs of one platform with one loop.
 
     Example:
         ```python
-        poller = JobPoller(client, poll_interval=5.0)
-        async for job in poller.updates("job_0123"):
+        watcher = Watcher(status=client.jobs.bulk_status, get=client.jobs.get, stream=None, poll_interval=5.0)
+        async for job in watcher.updates("job_0123"):
             print(job.state)          # each change, until the job has ended
-        await poller.aclose()
+        await watcher.aclose()
         ```
 
     Args:
-        client: the client of the connection; the poller does not close it.
-        poll_interval: seconds between two bulk status requests (and between reconnections of a push channel).
-        watch: use the platform's push channel when it has one.
-        settle: seconds to gather jobs that arrive together into one stream.
+        status: reads the status of many jobs (bulk where the platform can).
+        get: reads one job (to find which job an error is about).
+        stream: opens the platform's push channel, or None when it has none (or it should not be used).
+        poll_interval: seconds between two status rounds, unless a wait asks for less.
+        settle: seconds to gather jobs that arrive together into one stream or one request.
         max_extra_streams: how many streams beyond the fewest possible may run before they are merged.
     """
 
     def __init__(
         self,
-        client: AsyncClient,
         *,
-        poll_interval: float = 5.0,
-        watch: bool = True,
+        status: StatusReader,
+        get: JobReader,
+        stream: StreamOpener | None,
+        poll_interval: float = 2.0,
         settle: float = 0.2,
         max_extra_streams: int = 4,
     ) -> None:
-        self.client = client
+        self._status_of = status
+        self._get = get
+        self._open = stream
         self.poll_interval = poll_interval
-        self.uses_watch = watch and client.backend.capabilities.watch
         self.settle = settle
         self.max_extra_streams = max_extra_streams
         self._waiters: dict[str, set[_Waiter]] = {}
@@ -115,23 +127,28 @@ class JobPoller:
         self._loop_task: asyncio.Task[None] | None = None
 
     @property
+    def uses_push(self) -> bool:
+        """Whether the watcher follows the platform's push channel (False once it fell back to polling)."""
+        return self._open is not None
+
+    @property
     def watched(self) -> int:
         """How many jobs someone is waiting for."""
         return len(self._waiters)
 
     @property
     def streams(self) -> int:
-        """How many watch streams are open (0 when polling)."""
+        """How many push streams are open (0 when polling)."""
         return sum(1 for task in self._streams if not task.done())
 
-    async def updates(self, job_id: str) -> AsyncIterator[Job]:
+    async def updates(self, job_id: str, *, poll_interval: float | None = None) -> AsyncGenerator[Job, None]:
         """The job's state now, then each change, until it has ended.
 
         Raises:
             JobGone: the job no longer exists.
             jobnode.JobnodeError: the platform refused to say (bad credentials, ...); transient errors are waited out.
         """
-        waiter = self._subscribe(job_id)
+        waiter = self._subscribe(job_id, poll_interval or self.poll_interval)
         try:
             while True:
                 job = await waiter.next()
@@ -142,7 +159,7 @@ class JobPoller:
             self._unsubscribe(waiter)
 
     async def aclose(self) -> None:
-        """Stop every loop; waiters still subscribed wait forever, so close only once they have left."""
+        """Stop every loop; waits still subscribed would wait forever, so close only once they have left."""
         tasks = [t for t in (self._loop_task, *self._streams) if t is not None]
         for task in tasks:
             task.cancel()
@@ -154,8 +171,8 @@ class JobPoller:
 
     # -- subscriptions -------------------------------------------------------------------------------------------
 
-    def _subscribe(self, job_id: str) -> _Waiter:
-        waiter = _Waiter(job_id)
+    def _subscribe(self, job_id: str, interval: float) -> _Waiter:
+        waiter = _Waiter(job_id, interval)
         waiters = self._waiters.setdefault(job_id, set())
         waiters.add(waiter)
         latest = self._latest.get(job_id)
@@ -165,7 +182,7 @@ class JobPoller:
             self._pending.add(job_id)
             self._wake.set()
         if self._loop_task is None or self._loop_task.done():
-            self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="jobnode-poller")
+            self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="jobnode-watcher")
         return waiter
 
     def _unsubscribe(self, waiter: _Waiter) -> None:
@@ -188,9 +205,13 @@ class JobPoller:
                     out.add(job_id)
         return out
 
+    def _interval(self) -> float:
+        """The shortest interval any current wait asked for."""
+        return min((w.interval for ws in self._waiters.values() for w in ws), default=self.poll_interval)
+
     def _dispatch(self, job: Job) -> None:
         waiters = self._waiters.get(job.id)
-        if not waiters or _same(self._latest.get(job.id), job):
+        if not waiters or not changed(self._latest.get(job.id), job):
             return
         self._latest[job.id] = job
         for waiter in list(waiters):
@@ -203,14 +224,14 @@ class JobPoller:
     # -- the loops -----------------------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        if self.uses_watch:
+        if self._open is not None:
             await self._run_streams()
         else:
             await self._run_polls()
 
     async def _run_polls(self) -> None:
-        """Bulk status of every waited-for job once per interval; jobs that arrive in between are looked at
-        within `settle`, in a request of their own."""
+        """Status of every waited-for job once per interval; jobs that arrive in between are looked at within
+        `settle`, in a request of their own."""
         loop = asyncio.get_running_loop()
         next_full = loop.time()
         failures = 0
@@ -226,22 +247,22 @@ class JobPoller:
                 failures += 1
                 self._pending.update(self._wanted(ids))
                 log.info("jobnode: status of %d jobs failed (%s); retrying", len(ids), exc)
-                await asyncio.sleep(_backoff(failures, self.poll_interval))
+                await asyncio.sleep(_backoff(failures, self._interval()))
                 continue
             if full:
-                next_full = loop.time() + self.poll_interval
+                next_full = loop.time() + self._interval()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(next_full):
                     await self._wake.wait()
                     await asyncio.sleep(self.settle)
 
     async def _poll(self, ids: set[str]) -> None:
-        """One request per chunk of ids, each answer handled before the next request (memory holds one chunk of
-        answers at a time). Raises only transient errors; any other error ends the waits it is about."""
-        for chunk in _chunks(ids, BULK_CHUNK):
+        """One status read per chunk of ids, each answer handled before the next read. Raises only transient
+        errors; any other error ends the waits it is about."""
+        for chunk in _chunks(ids, WATCH_CHUNK):
             asked = sorted(chunk)
             try:
-                found = await self._status(asked)
+                found = await self._status_of(asked)
             except Exception as exc:
                 if is_transient(exc):
                     raise
@@ -251,31 +272,29 @@ class JobPoller:
                 self._dispatch(job)
             self._gone(chunk - {job.id for job in found})
 
-    async def _status(self, ids: list[str]) -> list[Job]:
-        found: list[Job] = await self.client.jobs.bulk_status(ids)
-        return found
-
     def _gone(self, ids: Iterable[str]) -> None:
-        """Fail the waits of jobs that no longer exist (a bulk status answer left them out)."""
+        """Fail the waits of jobs that no longer exist (a status answer left them out)."""
         for job_id in ids:
             self._fail(job_id, JobGone(f"job {job_id} does not exist (any more)", status_code=404))
 
     async def _isolate(self, ids: list[str], exc: BaseException) -> None:
-        """A request about many jobs failed for good: find which jobs it is about, so that the others go on."""
+        """A read about many jobs failed for good: find which jobs it is about, so that the others go on."""
         if len(ids) <= 1:
             for job_id in ids:
                 self._fail(job_id, exc)
             return
-        results = await asyncio.gather(*(self.client.jobs.get(j) for j in ids), return_exceptions=True)
+        results = await asyncio.gather(*(self._get(j) for j in ids), return_exceptions=True)
         for job_id, result in zip(ids, results, strict=True):
             if isinstance(result, Job):
                 self._dispatch(result)
+            elif isinstance(result, NotFound):
+                self._gone([job_id])
             elif isinstance(result, BaseException) and not is_transient(result):
                 self._fail(job_id, result)
 
     async def _run_streams(self) -> None:
         """Open a stream for each group of new jobs; merge streams when there are too many."""
-        while self._waiters:
+        while self._waiters and self._open is not None:
             await self._wake.wait()
             await asyncio.sleep(self.settle)
             self._wake.clear()
@@ -297,22 +316,32 @@ class JobPoller:
                 self._streams[task] = ids
 
     async def _stream(self, ids: frozenset[str]) -> None:
-        # the stream ends by itself once all its jobs have ended (jobs nobody waits for any more are ignored)
-        try:
-            async for job in self.client.jobs.watch(sorted(ids), poll_interval=self.poll_interval):
-                self._dispatch(job)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            await self._recover(ids, exc)
+        """Follow one stream until its jobs have ended; reconnect after a transient failure or an early end."""
+        assert self._open is not None
+        failures = 0
+        while wanted := self._wanted(ids):
+            try:
+                async with aclosing(self._open(sorted(wanted))) as stream:  # type: ignore[type-var]
+                    async for job in stream:
+                        failures = 0
+                        self._dispatch(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    await self._recover(ids, exc)
+                    return
+            if self._wanted(ids):  # cut short (a restart, a proxy's timeout): reconnect after a pause
+                failures += 1
+                await asyncio.sleep(_backoff(failures, self._interval()))
 
     async def _recover(self, ids: frozenset[str], exc: BaseException) -> None:
-        """A watch stream failed for good: fail the jobs it was about, watch the others again (or poll them)."""
+        """A stream failed for good: fail the jobs it was about, watch the others again (or poll them)."""
         wanted = sorted(self._wanted(ids))
         if not wanted:
             return
         try:
-            found = await self._status(wanted)
+            found = await self._status_of(wanted)
         except Exception as status_exc:
             if is_transient(status_exc):
                 self._requeue(wanted)
@@ -326,69 +355,14 @@ class JobPoller:
         self._gone(gone)
         if not gone:
             # every job exists, yet the stream failed: this platform's stream cannot be relied on, so poll
-            log.warning("jobnode: the watch stream failed (%s); polling bulk status instead", exc)
-            self.uses_watch = False
+            log.warning("jobnode: the watch stream failed (%s); polling instead", exc)
+            self._open = None
             if self._loop_task is not None:
                 self._loop_task.cancel()
-            self._loop_task = asyncio.get_running_loop().create_task(self._run_polls(), name="jobnode-poller")
+            self._loop_task = asyncio.get_running_loop().create_task(self._run_polls(), name="jobnode-watcher")
             return
         self._requeue(self._wanted(wanted))
 
     def _requeue(self, ids: Iterable[str]) -> None:
         self._pending.update(ids)
         self._wake.set()
-
-
-def _backoff(failures: int, interval: float) -> float:
-    cap = min(60.0, max(interval, 1.0) * 2 ** min(failures - 1, 6))
-    return random.uniform(cap / 2, cap)
-
-
-# -- one poller per connection per process (and event loop) ------------------------------------------------------
-
-
-@dataclass
-class _Shared:
-    ready: asyncio.Task[JobPoller]
-    users: int = 0
-
-
-_SHARED: dict[tuple[Hashable, asyncio.AbstractEventLoop], _Shared] = {}
-
-
-@contextlib.asynccontextmanager
-async def shared_poller(
-    key: Hashable, connect: Callable[[], Coroutine[Any, Any, JobPoller]]
-) -> AsyncIterator[JobPoller]:
-    """The poller shared under `key` (a connection id) in this event loop, built by `connect` for its first user
-    and closed, with its client, when its last user leaves.
-
-    Example:
-        ```python
-        async with shared_poller("jobnode_default", connect) as poller:
-            async for job in poller.updates(job_id):
-                ...
-        ```
-    """
-    slot = (key, asyncio.get_running_loop())
-    shared = _SHARED.get(slot)
-    if shared is None:
-        shared = _SHARED[slot] = _Shared(asyncio.get_running_loop().create_task(connect()))
-    shared.users += 1
-    try:
-        # shielded: a user that is cancelled while the poller is being built does not cancel it for the others
-        yield await asyncio.shield(shared.ready)
-    finally:
-        shared.users -= 1
-        if shared.users == 0 and _SHARED.get(slot) is shared:
-            del _SHARED[slot]
-            await _close(shared)
-
-
-async def _close(shared: _Shared) -> None:
-    if not shared.ready.done() or shared.ready.cancelled() or shared.ready.exception() is not None:
-        shared.ready.cancel()
-        return
-    poller = shared.ready.result()
-    await poller.aclose()
-    await poller.client.aclose()
