@@ -9,11 +9,12 @@ import pytest
 
 import jobnode
 from jobnode.client import JobGone, shared_client
-from jobnode.client._watcher import WATCH_CHUNK
+from jobnode.client._watcher import WATCH_CHUNK, Watcher
+from jobnode.core.backend import Sweep
 from jobnode.core.errors import AuthenticationError, BadRequest, ServerError, TransportError
-from jobnode.core.models import Job, JobState
+from jobnode.core.models import Job, JobState, Progress
 from jobnode.testing import InMemoryBackend as FakeBackend
-from tests.airflow.fakes import eventually
+from tests.helpers import eventually
 
 
 def _client(backend: FakeBackend, **options: Any) -> jobnode.AsyncClient:
@@ -211,3 +212,48 @@ class TestSharing:
             watching.set(job.id, JobState.SUCCEEDED)
         assert {j.state for j in await asyncio.gather(*waits)} == {JobState.SUCCEEDED}
         await client.aclose()
+
+
+class TestSweepsAndIntervals:
+    async def test_a_sweep_covers_many_jobs_with_a_few_list_pages(self) -> None:
+        """Without bulk status, 250 waits cost a few pages of the job list per round, not 250 reads; the jobs a
+        sweep of active jobs no longer lists (they ended) are read once each."""
+        backend = FakeBackend(watch=False, bulk_status=False, sweep=Sweep(page_size=100, active_only=True))
+        jobs = [backend.add() for _ in range(250)]
+        client = _client(backend)
+        waits = [asyncio.create_task(_last(client, j.id)) for j in jobs]
+        await eventually(lambda: client.jobs.watcher.requests["sweep"] >= 6)
+        assert backend.calls["get_job"] == 0  # every running job was seen on a list page
+        for job in jobs:
+            backend.set(job.id, JobState.SUCCEEDED)
+        assert {j.state for j in await asyncio.gather(*waits)} == {JobState.SUCCEEDED}
+        assert backend.calls["get_job"] <= len(jobs)  # each ended job was read at most once
+        await client.aclose()
+
+    async def test_reads_are_chosen_when_a_sweep_would_cost_more(self) -> None:
+        backend = FakeBackend(watch=False, bulk_status=True, sweep=Sweep(page_size=10, active_only=True))
+        for _ in range(300):
+            backend.add()  # jobs nobody waits for fill the active list
+        watched = backend.add()
+        client = _client(backend)
+        task = asyncio.create_task(_last(client, watched.id))
+        await eventually(lambda: client.jobs.watcher.requests["status"] >= 3)
+        backend.set(watched.id, JobState.SUCCEEDED)
+        assert (await task).state is JobState.SUCCEEDED
+        assert client.jobs.watcher.requests["sweep"] <= 31  # at most one sweep, then one bulk read per look
+        await client.aclose()
+
+    def test_a_job_about_to_finish_is_looked_at_sooner(self) -> None:
+        watcher = Watcher(status=_never, get=_never, stream=None, poll_interval=8.0, min_interval=0.5)
+        watcher._waiters["job_1"] = set()
+        first = Job(id="job_1", state=JobState.RUNNING, progress=Progress(items_total=100, items_processed=10))
+        assert 0.9 * 8.0 <= watcher._next_look(first, now=100.0) <= 1.1 * 8.0  # nothing to go by yet
+        near_end = first.model_copy(update={"progress": Progress(items_total=100, items_processed=90)})
+        # 80 items in 20 s: 10 items to go are 2.5 s away, so the next look is in about half that
+        assert 0.9 * 1.25 <= watcher._next_look(near_end, now=120.0) <= 1.1 * 1.25
+        far = first.model_copy(update={"progress": Progress(items_total=100, items_processed=11)})
+        assert watcher._next_look(far, now=120.0) <= 1.1 * watcher.max_interval  # far from the end: the longest
+
+
+async def _never(*args: Any) -> Any:
+    raise AssertionError("no read expected")

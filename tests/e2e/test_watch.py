@@ -10,7 +10,7 @@ import jobnode
 from jobnode import JobState
 from jobnode.core.sse import iter_sse
 from jobnode.service.process import ServiceProcess
-from tests.airflow.fakes import eventually
+from tests.helpers import eventually
 
 
 async def test_one_stream_follows_many_jobs_to_the_end(aclient: jobnode.AsyncClient) -> None:

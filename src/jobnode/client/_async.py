@@ -101,10 +101,29 @@ def build_spec(
 class AsyncJobs:
     """Job operations of an `AsyncClient` (`client.jobs`)."""
 
-    def __init__(self, backend: Backend, *, poll_interval: float = 2.0, push: bool = True) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        poll_interval: float = 2.0,
+        min_poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
+        push: bool = True,
+    ) -> None:
         self._backend = backend
-        stream = require(backend, "watch", WatchesJobs).watch if push and backend.capabilities.watch else None
-        self._watcher = Watcher(status=self.bulk_status, get=self.get, stream=stream, poll_interval=poll_interval)
+        capabilities = backend.capabilities
+        stream = require(backend, "watch", WatchesJobs).watch if push and capabilities.watch else None
+        self._watcher = Watcher(
+            status=self.bulk_status,
+            get=self.get,
+            stream=stream,
+            lister=backend.list_jobs,
+            sweep=capabilities.sweep,
+            bulk=capabilities.bulk_status,
+            poll_interval=poll_interval,
+            min_interval=min_poll_interval,
+            max_interval=max_poll_interval,
+        )
 
     @property
     def watcher(self) -> Watcher:
@@ -433,7 +452,10 @@ class AsyncClient:
         ```
 
     `url` and `token` default to `JOBNODE_URL` and `JOBNODE_TOKEN`. `platform` picks the backend (default
-    `local`); `backend=` passes one that is already built.
+    `local`); `backend=` passes one that is already built; other keyword arguments are the platform's settings
+    (`jobnode.platforms`). Waits share the client's watcher: `poll_interval` is how often it looks at a job whose
+    progress says nothing about its end (between `min_poll_interval` and `max_poll_interval` it looks sooner at
+    jobs about to finish and later at jobs far from it); `watch=False` polls even where the platform can push.
     """
 
     def __init__(
@@ -444,6 +466,8 @@ class AsyncClient:
         platform: str = "local",
         backend: Backend | None = None,
         poll_interval: float = 2.0,
+        min_poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
         watch: bool = True,
         **options: Any,
     ) -> None:
@@ -455,7 +479,13 @@ class AsyncClient:
             token = token if token is not None else os.environ.get("JOBNODE_TOKEN")
             backend = descriptor.create_backend(descriptor.make_settings(url=url, token=token, **options))
         self.backend = backend
-        self.jobs = AsyncJobs(backend, poll_interval=poll_interval, push=watch)
+        self.jobs = AsyncJobs(
+            backend,
+            poll_interval=poll_interval,
+            min_poll_interval=min_poll_interval,
+            max_poll_interval=max_poll_interval,
+            push=watch,
+        )
         self.artifacts = AsyncArtifacts(backend)
 
     @property

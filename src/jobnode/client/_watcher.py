@@ -2,11 +2,22 @@
 request per interval (or none with a push channel) instead of a thousand, and hold a few connections, not one each.
 
 It follows the platform's push channel (server-sent events) where the platform has one, for up to 1,000 jobs per
-stream, and otherwise asks for the status of every waited-for job once per interval (bulk status: 1,000 jobs per
-request where the platform can; one request per job where it cannot). The set of watched jobs changes as waits come
-and go: jobs that arrive together share a new stream; when streams multiply, they are merged into as few as the
-platform allows. Transient errors (the platform is down, 429, 5xx) are waited out, never passed on; a job that
-disappears, or an error that is not transient, ends the waits of that job only.
+stream: jobs that arrive together share a new stream; when streams multiply, they are merged into as few as the
+platform allows.
+
+Without a push channel it polls, and each round costs as few requests as the platform allows:
+
+- each job is due for a look on its own schedule: sooner when its progress says it is about to finish, later when
+  it has far to go (between `min_interval` and `max_interval`), with a little jitter, so that looks spread over
+  time instead of coming in one burst;
+- the due jobs are read with whichever costs fewer requests: a *sweep* of the platform's job list (where the
+  platform declares one: a few list pages report on every watched job at once) or status reads (1,000 jobs per
+  request where the platform has bulk status, one request per job where it does not). Jobs a sweep cannot reach
+  (an active-only listing leaves out jobs that ended) are read one by one.
+
+The transport's rate limiter keeps all of it within the platform's limits. Transient errors (the platform is down,
+429, 5xx) are waited out, never passed on; a job that disappears, or an error that is not transient, ends the waits
+of that job only.
 """
 
 from __future__ import annotations
@@ -18,8 +29,9 @@ import random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
 
+from jobnode.core.backend import ListQuery, Sweep
 from jobnode.core.errors import NotFound
-from jobnode.core.models import Job
+from jobnode.core.models import ACTIVE_STATES, Job, Page
 from jobnode.core.transport import is_transient
 
 log = logging.getLogger("jobnode.client.watcher")
@@ -31,6 +43,10 @@ WATCH_CHUNK = 1000
 StatusReader = Callable[[list[str]], Awaitable[list[Job]]]
 #: one job (raises NotFound when it does not exist)
 JobReader = Callable[[str], Awaitable[Job]]
+#: one page of the platform's job list
+JobLister = Callable[[ListQuery], Awaitable[Page[Job]]]
+#: most ids in one bulk status request
+BULK_CHUNK = 1000
 #: a platform's push channel: the named jobs now, then each change, until all have ended
 StreamOpener = Callable[[Sequence[str]], AsyncIterator[Job]]
 
@@ -98,7 +114,13 @@ class Watcher:
         status: reads the status of many jobs (bulk where the platform can).
         get: reads one job (to find which job an error is about).
         stream: opens the platform's push channel, or None when it has none (or it should not be used).
-        poll_interval: seconds between two status rounds, unless a wait asks for less.
+        lister: reads a page of the platform's job list (for sweeps).
+        sweep: how the platform's list can be swept, or None when it cannot.
+        bulk: whether `status` reads many jobs in one request.
+        poll_interval: seconds between two looks at a job whose progress says nothing about its end, unless a wait
+            asks for less.
+        min_interval: the shortest time between two looks at a job (default: a quarter of `poll_interval`).
+        max_interval: the longest time between two looks at a job (default: four times `poll_interval`).
         settle: seconds to gather jobs that arrive together into one stream or one request.
         max_extra_streams: how many streams beyond the fewest possible may run before they are merged.
     """
@@ -109,16 +131,32 @@ class Watcher:
         status: StatusReader,
         get: JobReader,
         stream: StreamOpener | None,
+        lister: JobLister | None = None,
+        sweep: Sweep | None = None,
+        bulk: bool = True,
         poll_interval: float = 2.0,
+        min_interval: float | None = None,
+        max_interval: float | None = None,
         settle: float = 0.2,
         max_extra_streams: int = 4,
     ) -> None:
         self._status_of = status
         self._get = get
         self._open = stream
+        self._lister = lister
+        self._sweep = sweep if lister is not None else None
+        self._bulk = bulk
         self.poll_interval = poll_interval
+        self.min_interval = min_interval if min_interval is not None else poll_interval / 4
+        self.max_interval = max_interval if max_interval is not None else poll_interval * 4
         self.settle = settle
         self.max_extra_streams = max_extra_streams
+        #: per job: when it is next due for a look (loop time), and its first look with progress (time, fraction)
+        self._due: dict[str, float] = {}
+        self._first: dict[str, tuple[float, float]] = {}
+        self._sweep_pages = 0
+        #: requests made, by kind (`sweep` pages, `status` reads, `get` reads): what a bench reports
+        self.requests: dict[str, int] = {"sweep": 0, "status": 0, "get": 0}
         self._waiters: dict[str, set[_Waiter]] = {}
         self._latest: dict[str, Job] = {}
         self._pending: set[str] = set()
@@ -194,6 +232,8 @@ class Watcher:
             del self._waiters[waiter.job_id]
             self._latest.pop(waiter.job_id, None)
             self._pending.discard(waiter.job_id)
+            self._due.pop(waiter.job_id, None)
+            self._first.pop(waiter.job_id, None)
 
     def _wanted(self, ids: Iterable[str]) -> set[str]:
         """Of `ids`, those someone waits for and that have not ended."""
@@ -205,9 +245,32 @@ class Watcher:
                     out.add(job_id)
         return out
 
-    def _interval(self) -> float:
-        """The shortest interval any current wait asked for."""
-        return min((w.interval for ws in self._waiters.values() for w in ws), default=self.poll_interval)
+    def _interval(self, job_id: str | None = None) -> float:
+        """The shortest interval the waits of `job_id` (of any job, when None) asked for."""
+        waiters = self._waiters.get(job_id, ()) if job_id else (w for ws in self._waiters.values() for w in ws)
+        return min((w.interval for w in waiters), default=self.poll_interval)
+
+    def _next_look(self, job: Job, now: float) -> float:
+        """Seconds until the next look at a job: half its estimated time to finish (from how fast its progress
+        moved since it was first seen), within the bounds, with jitter; the base interval when progress says
+        nothing."""
+        base = self._interval(job.id)
+        low, high = min(self.min_interval, base), max(self.max_interval, base)
+        fraction = job.progress.fraction
+        delay = base
+        if fraction is not None:
+            first = self._first.setdefault(job.id, (now, fraction))
+            moved, spent = fraction - first[1], now - first[0]
+            if moved > 0 and spent > 0:
+                delay = (1.0 - fraction) / (moved / spent) / 2
+        return min(high, max(low, delay)) * random.uniform(0.9, 1.1)
+
+    def _observe(self, job: Job) -> None:
+        """A fresh look at a job: schedule the next one, and tell its waits if it changed."""
+        if job.id in self._waiters:
+            now = asyncio.get_running_loop().time()
+            self._due[job.id] = now + self._next_look(job, now)
+        self._dispatch(job)
 
     def _dispatch(self, job: Job) -> None:
         waiters = self._waiters.get(job.id)
@@ -230,36 +293,77 @@ class Watcher:
             await self._run_polls()
 
     async def _run_polls(self) -> None:
-        """Status of every waited-for job once per interval; jobs that arrive in between are looked at within
-        `settle`, in a request of their own."""
+        """Look at each job when it is due, with the cheapest reads; new jobs are looked at within `settle`."""
         loop = asyncio.get_running_loop()
-        next_full = loop.time()
         failures = 0
         while self._waiters:
-            full = loop.time() >= next_full
-            ids = self._wanted(self._waiters if full else self._pending)
+            now = loop.time()
+            wanted = self._wanted(self._waiters)
             self._pending.clear()
             self._wake.clear()
+            due = {j for j in wanted if self._due.get(j, now) <= now}
             try:
-                await self._poll(ids)
+                if due and self._sweep is not None and self._sweep_cost(len(wanted)) < self._read_cost(len(due)):
+                    await self._sweep_all(wanted)
+                elif due and self._bulk:
+                    # one request reads many jobs: take those due within the next half interval too, so that jobs
+                    # whose looks drifted apart still share requests
+                    soon = now + self._interval() / 2
+                    await self._poll({j for j in wanted if self._due.get(j, now) <= soon})
+                elif due:
+                    await self._poll(due)
                 failures = 0
-            except Exception as exc:  # transient: _poll keeps the others to the jobs they are about
+            except Exception as exc:  # transient: the reads keep the others to the jobs they are about
                 failures += 1
-                self._pending.update(self._wanted(ids))
-                log.info("jobnode: status of %d jobs failed (%s); retrying", len(ids), exc)
+                log.info("jobnode: status of %d jobs failed (%s); retrying", len(due), exc)
                 await asyncio.sleep(_backoff(failures, self._interval()))
                 continue
-            if full:
-                next_full = loop.time() + self._interval()
+            wanted = self._wanted(self._waiters)
+            next_due = min((self._due.get(j, now) for j in wanted), default=now + self.poll_interval)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout_at(next_full):
+                async with asyncio.timeout_at(max(next_due, loop.time())):
                     await self._wake.wait()
                     await asyncio.sleep(self.settle)
 
+    def _read_cost(self, jobs: int) -> int:
+        return -(-jobs // BULK_CHUNK) if self._bulk else jobs
+
+    def _sweep_cost(self, watched: int) -> int:
+        assert self._sweep is not None
+        return max(self._sweep_pages, -(-watched // self._sweep.page_size))
+
+    async def _sweep_all(self, wanted: set[str]) -> None:
+        """Page through the platform's job list until every watched job was seen (or the list has passed the oldest
+        of them); read the ones the list did not show one by one."""
+        assert self._sweep is not None and self._lister is not None
+        sweep = self._sweep
+        seen: set[str] = set()
+        known = [self._latest[j].created_at for j in wanted if j in self._latest]
+        oldest = min((t for t in known if t is not None), default=None)
+        query = ListQuery(state=ACTIVE_STATES if sweep.active_only else None, limit=sweep.page_size)
+        pages = 0
+        while True:
+            page = await self._lister(query)
+            pages += 1
+            self.requests["sweep"] += 1
+            for job in page.data:
+                if job.id in wanted:
+                    seen.add(job.id)
+                    self._observe(job)
+            if wanted <= seen or not page.next_cursor or not page.data:
+                break
+            created = [j.created_at for j in page.data if j.created_at is not None]
+            if not sweep.active_only and oldest is not None and created and min(created) < oldest:
+                break  # past the oldest watched job: the rest of the list is older still
+            query = ListQuery(state=query.state, limit=sweep.page_size, cursor=page.next_cursor)
+        self._sweep_pages = pages
+        if missing := self._wanted(wanted - seen):
+            await self._poll(missing)
+
     async def _poll(self, ids: set[str]) -> None:
-        """One status read per chunk of ids, each answer handled before the next read. Raises only transient
-        errors; any other error ends the waits it is about."""
-        for chunk in _chunks(ids, WATCH_CHUNK):
+        """Status reads of the jobs, a chunk at a time, each answer handled before the next read. Raises only
+        transient errors; any other error ends the waits it is about."""
+        for chunk in _chunks(ids, BULK_CHUNK):
             asked = sorted(chunk)
             try:
                 found = await self._status_of(asked)
@@ -268,8 +372,10 @@ class Watcher:
                     raise
                 await self._isolate(asked, exc)
                 continue
+            finally:
+                self.requests["status"] += self._read_cost(len(asked))
             for job in found:
-                self._dispatch(job)
+                self._observe(job)
             self._gone(chunk - {job.id for job in found})
 
     def _gone(self, ids: Iterable[str]) -> None:
@@ -283,10 +389,11 @@ class Watcher:
             for job_id in ids:
                 self._fail(job_id, exc)
             return
+        self.requests["get"] += len(ids)
         results = await asyncio.gather(*(self._get(j) for j in ids), return_exceptions=True)
         for job_id, result in zip(ids, results, strict=True):
             if isinstance(result, Job):
-                self._dispatch(result)
+                self._observe(result)
             elif isinstance(result, NotFound):
                 self._gone([job_id])
             elif isinstance(result, BaseException) and not is_transient(result):

@@ -8,6 +8,7 @@ key, or when the connection failed before anything was sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import functools
 import logging
@@ -15,13 +16,14 @@ import random
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from jobnode.core.errors import APIError, TransportError, error_class_for
+from jobnode.core.ratelimit import RequestLimiter
 
 log = logging.getLogger("jobnode.transport")
 
@@ -141,8 +143,11 @@ class Transport:
         limits: httpx.Limits | None = None,
         http: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: keeps this connection within the platform's limits (shared by every request of this transport)
+        self.limiter = limiter
         self.platform = platform
         self.retry = retry or RetryPolicy()
         self._error_parser = error_parser
@@ -189,9 +194,10 @@ class Transport:
             last_attempt = attempt >= self.retry.max_attempts
             try:
                 # no params at all (not {}) keeps a query already in `url` (httpx drops it for empty params)
-                response = await self.http.request(
-                    method, url, params=clean_params or None, json=json, content=content, headers=headers
-                )
+                async with self._slot():
+                    response = await self.http.request(
+                        method, url, params=clean_params or None, json=json, content=content, headers=headers
+                    )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached the server: always safe to retry.
                 if last_attempt:
@@ -205,6 +211,9 @@ class Transport:
                 continue
             if response.status_code < 400:
                 return response
+            if response.status_code == 429 and self.limiter is not None:
+                # the platform is over its limit for this caller: slow the whole connection, not just this request
+                self.limiter.pause(retry_after_seconds(response) or self.retry.backoff(attempt))
             if response.status_code in self.retry.statuses and may_retry and not last_attempt:
                 await response.aread()
                 await self._wait(attempt, retry_after_seconds(response), f"HTTP {response.status_code}")
@@ -221,6 +230,8 @@ class Transport:
         kwargs: dict[str, Any] = {"params": clean_params}
         if timeout is not None:
             kwargs["timeout"] = timeout
+        if self.limiter is not None:
+            await self.limiter.admit()
         try:
             async with self.http.stream(method, url, **kwargs) as response:
                 if response.status_code >= 400:
@@ -252,6 +263,9 @@ class Transport:
                 if attempt >= self.retry.max_attempts or not is_transient(exc):
                     raise
                 await self._wait(attempt, retry_after, type(exc).__name__)
+
+    def _slot(self) -> AbstractAsyncContextManager[None]:
+        return self.limiter.slot() if self.limiter is not None else contextlib.nullcontext()
 
     def to_error(self, response: httpx.Response) -> APIError:
         message, code, details = self._error_parser(response)

@@ -24,6 +24,7 @@ from jobnode.core.models import (
     LogEntry,
     Page,
 )
+from jobnode.core.ratelimit import RequestLimiter
 from jobnode.core.sse import iter_sse
 from jobnode.core.transport import IDEMPOTENCY_HEADER, BearerAuth, RetryPolicy, Transport
 from jobnode.platforms.local import PLATFORM
@@ -63,15 +64,21 @@ class LocalBackend:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         transport: Transport | None = None,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.transport = transport or Transport(
-            self.url, auth=BearerAuth(token) if token else None, timeout=timeout, retry=retry, platform="local"
+            self.url,
+            auth=BearerAuth(token) if token else None,
+            timeout=timeout,
+            retry=retry,
+            platform="local",
+            limiter=limiter,
         )
 
     @classmethod
     def from_settings(cls, settings: LocalSettings) -> LocalBackend:
-        return cls(settings.url, token=settings.secret(), timeout=settings.timeout)
+        return cls(settings.url, token=settings.secret(), timeout=settings.timeout, limiter=settings.limiter())
 
     async def aclose(self) -> None:
         await self.transport.aclose()

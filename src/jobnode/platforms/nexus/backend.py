@@ -50,6 +50,7 @@ from jobnode.core.models import (
     LogLevel,
     Page,
 )
+from jobnode.core.ratelimit import RequestLimiter
 from jobnode.core.transport import HeaderAuth, RetryPolicy, Transport, parse_error_body
 from jobnode.platforms.nexus import PLATFORM, mapping, wire
 from jobnode.platforms.nexus.checksum import crc32c_base64
@@ -132,6 +133,7 @@ class NexusBackend:
         retry: RetryPolicy | None = None,
         transport: Transport | None = None,
         upload_transport: Transport | None = None,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         if not project_id:
             raise ValueError("project_id: the nexus platform needs your project's id (proj_...)")
@@ -147,6 +149,7 @@ class NexusBackend:
             retry=policy,
             platform="nexus",
             error_parser=parse_nexus_error,
+            limiter=limiter,
         )
         # upload URLs may point at another host (signed storage URLs): they never get the secret key
         self._uploads = upload_transport or Transport(
@@ -164,6 +167,7 @@ class NexusBackend:
             webhook_id=settings.webhook_id,
             deployments=settings.deployments,
             timeout=settings.timeout,
+            limiter=settings.limiter(),
         )
 
     def __repr__(self) -> str:
