@@ -85,6 +85,17 @@ COMMON_FIELDS: dict[str, Any] = {
         "description": "Timeout of one HTTP request to the platform.",
         "schema": {"type": ["number", "null"], "minimum": 1},
     },
+    "requests_per_second": {
+        "label": "Rate limit (requests per second)",
+        "description": "The most requests this connection sends the platform per second, from one worker or "
+        "triggerer process; empty: the platform's default.",
+        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+    },
+    "max_concurrency": {
+        "label": "Requests at once",
+        "description": "The most requests this connection has in flight at once, from one process.",
+        "schema": {"type": ["integer", "null"], "minimum": 1},
+    },
 }
 
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object", list: "array"}
@@ -174,9 +185,10 @@ class ConnectionType:
         platform = self.platform
         url = service_url(conn, scheme=platform.url_scheme, port=platform.url_port, default=platform.default_url)
         options: dict[str, Any] = {"url": url, "token": conn.password or None}
-        timeout = _number(conn, "timeout", None, 1.0)
-        if timeout is not None:
-            options["timeout"] = timeout
+        for name, minimum in (("timeout", 1.0), ("requests_per_second", 0.001), ("max_concurrency", 1.0)):
+            value = _number(conn, name, None, minimum)
+            if value is not None:
+                options[name] = int(value) if name == "max_concurrency" else value
         for name, info in platform.settings.own_fields().items():
             value = _own_field(conn, name, info)
             if value is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import dataclasses
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing
@@ -30,6 +31,7 @@ from jobnode.core.backend import (
     ReadsEvents,
     ReadsLogs,
     ResubmitsFailed,
+    SegmentsLogs,
     WatchesJobs,
 )
 from jobnode.core.errors import ConfigurationError, JobFailed, JobnodeError, WaitTimeout
@@ -226,34 +228,28 @@ class AsyncJobs:
         kind: str | None = None,
         order: Literal["asc", "desc"] = "asc",
         limit: int = 1000,
+        read_ahead: int = 4,
     ) -> AsyncIterator[builtins.list[LogEntry]]:
-        """Every page of log entries matching the filters of `logs`, one at a time (constant memory, whatever the
-        size of the log). The next page is already being fetched while the caller handles this one."""
-
-        def page(cursor: str | None) -> asyncio.Task[Page[LogEntry]]:
-            return asyncio.ensure_future(
-                self.logs(
-                    job_id,
-                    after_time=after_time,
-                    before_time=before_time,
-                    min_level=min_level,
-                    kind=kind,
-                    limit=limit,
-                    cursor=cursor,
-                    order=order,
-                )
-            )
-
-        pending: asyncio.Task[Page[LogEntry]] | None = page(None)
-        try:
-            while pending is not None:
-                current = await pending
-                pending = page(current.next_cursor) if current.next_cursor else None
-                if current.data:
-                    yield current.data
-        finally:
-            if pending is not None:
-                pending.cancel()
+        """Every page of log entries matching the filters of `logs`, in order, in bounded memory whatever the size
+        of the log. Pages are read ahead while the caller handles one: where the platform can cut the log into
+        segments, up to `read_ahead` segments are read at once (a page or two each); otherwise the next page.
+        """
+        backend = require(self._backend, "logs", ReadsLogs)
+        query = LogQuery(
+            after_time=after_time,
+            before_time=before_time,
+            min_level=LogLevel(min_level) if min_level else None,
+            kind=kind,
+            limit=limit,
+            order=order,
+        )
+        if read_ahead > 1 and self._backend.capabilities.log_segments:
+            segments = await require(self._backend, "log_segments", SegmentsLogs).log_segments(job_id, query)
+            async for page in _read_segments(backend, job_id, segments, read_ahead):
+                yield page
+            return
+        async for page in _read_segments(backend, job_id, [query], 1):
+            yield page
 
     async def iter_logs(
         self,
@@ -265,6 +261,7 @@ class AsyncJobs:
         kind: str | None = None,
         order: Literal["asc", "desc"] = "asc",
         limit: int = 1000,
+        read_ahead: int = 4,
     ) -> AsyncIterator[LogEntry]:
         """Every log entry matching the filters of `logs`, streamed page by page."""
         async for entries in self.iter_log_pages(
@@ -275,6 +272,7 @@ class AsyncJobs:
             kind=kind,
             order=order,
             limit=limit,
+            read_ahead=read_ahead,
         ):
             for entry in entries:
                 yield entry
@@ -414,6 +412,45 @@ class AsyncJobs:
         """
         check(self._backend, "delete")
         return await cleanup(self._backend, job_ids, delete_outputs=delete_outputs, protect=protect, dry_run=dry_run)
+
+
+async def _read_segments(
+    backend: ReadsLogs, job_id: str, segments: Sequence[LogQuery], read_ahead: int, buffered: int = 2
+) -> AsyncIterator[builtins.list[LogEntry]]:
+    """The pages of consecutive log segments, in order: up to `read_ahead` segments are read at once, each holding
+    at most `buffered` pages ahead of the reader (so memory stays bounded), and each segment's next page is asked
+    for while its last one waits."""
+    queues: list[asyncio.Queue[builtins.list[LogEntry] | BaseException | None]] = [
+        asyncio.Queue(maxsize=buffered) for _ in segments
+    ]
+    running = asyncio.Semaphore(read_ahead)
+
+    async def fill(queue: asyncio.Queue[builtins.list[LogEntry] | BaseException | None], query: LogQuery) -> None:
+        async with running:  # segments start in order, so the reader's current one is always among those running
+            try:
+                cursor = None
+                while True:
+                    page = await backend.get_logs(job_id, dataclasses.replace(query, cursor=cursor))
+                    if page.data:
+                        await queue.put(page.data)
+                    if not page.next_cursor:
+                        break
+                    cursor = page.next_cursor
+            except Exception as exc:
+                await queue.put(exc)
+            await queue.put(None)
+
+    fillers = [asyncio.create_task(fill(q, s)) for q, s in zip(queues, segments, strict=True)]
+    try:
+        for queue in queues:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+    finally:
+        for task in fillers:
+            task.cancel()
+        await asyncio.gather(*fillers, return_exceptions=True)
 
 
 class AsyncArtifacts:

@@ -138,6 +138,7 @@ class Jobs:
         kind: str | None = None,
         order: Literal["asc", "desc"] = "asc",
         limit: int = 1000,
+        read_ahead: int = 4,
     ) -> Iterator[builtins.list[LogEntry]]:
         return self._p.iterate(
             self._a.iter_log_pages(
@@ -148,6 +149,7 @@ class Jobs:
                 kind=kind,
                 order=order,
                 limit=limit,
+                read_ahead=read_ahead,
             )
         )
 
@@ -161,6 +163,7 @@ class Jobs:
         kind: str | None = None,
         order: Literal["asc", "desc"] = "asc",
         limit: int = 1000,
+        read_ahead: int = 4,
     ) -> Iterator[LogEntry]:
         for page in self.iter_log_pages(
             job_id,
@@ -170,6 +173,7 @@ class Jobs:
             kind=kind,
             order=order,
             limit=limit,
+            read_ahead=read_ahead,
         ):
             yield from page
 

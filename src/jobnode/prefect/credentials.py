@@ -74,6 +74,12 @@ class JobnodeCredentials(CredentialsBlock):
         description="The service's bearer token; when empty, the JOBNODE_TOKEN variable.",
     )
     timeout: float = Field(default=30.0, gt=0, description="Seconds before one HTTP request times out.")
+    requests_per_second: float | None = Field(
+        default=None, gt=0, description=_LOCAL.settings.model_fields["requests_per_second"].description
+    )
+    max_concurrency: int | None = Field(
+        default=None, ge=1, description=_LOCAL.settings.model_fields["max_concurrency"].description
+    )
 
     @field_validator("url")
     @classmethod
@@ -136,6 +142,8 @@ def credentials_block(platform: Platform) -> type[JobnodeCredentials]:
         "url": _field(settings["url"], optional=True, env="JOBNODE_URL"),
         "token": _field(settings["token"], optional=True, env="JOBNODE_TOKEN"),
         "timeout": _field(settings["timeout"], optional=False),
+        "requests_per_second": _field(settings["requests_per_second"], optional=False),
+        "max_concurrency": _field(settings["max_concurrency"], optional=False),
     }
     for name, info in platform.settings.own_fields().items():
         fields[name] = _field(info, optional=False)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -37,6 +39,9 @@ _EVENTS = TypeAdapter(list[JobEvent])
 _DEAD_LETTERS = TypeAdapter(list[DeadLetter])
 
 DEFAULT_URL = "http://127.0.0.1:8765"
+#: pages a log segment holds, about, and the most segments a log is cut into
+SEGMENT_PAGES = 4
+MAX_SEGMENTS = 64
 
 
 def _data(response: httpx.Response) -> Any:
@@ -153,6 +158,28 @@ class LocalBackend:
             order=query.order,
         )
         return _LOG_PAGE.validate_json(response.content)
+
+    async def log_segments(self, job_id: str, query: LogQuery) -> list[LogQuery]:
+        """The job's time span cut into segments of about `SEGMENT_PAGES` pages each (estimated from the job's
+        item counts: a log holds about one entry per item and step), so that a long log is read several segments
+        at once; a short one is one segment."""
+        job = await self.get_job(job_id)
+        progress = job.progress
+        entries = (progress.items_done + progress.items_delivered + progress.items_failed_delivery) or 0
+        count = min(MAX_SEGMENTS, -(-entries // (query.limit * SEGMENT_PAGES)))
+        start = query.after_time or job.created_at
+        end = query.before_time or job.ended_at
+        if count <= 1 or start is None or end is None or end <= start:
+            return [query]
+        step = (end - start) / count
+        cuts = [start + step * i for i in range(1, count)]
+        # boundaries are exclusive on the service: "after cut - 1 µs" and "before cut" meet without a gap
+        bounds = [query.after_time, *(c - timedelta(microseconds=1) for c in cuts)]
+        segments = [
+            dataclasses.replace(query, after_time=low, before_time=high, cursor=None)
+            for low, high in zip(bounds, [*cuts, query.before_time], strict=True)
+        ]
+        return segments if query.order == "asc" else segments[::-1]
 
     async def get_errors(self, job_id: str, *, limit: int = 100) -> list[JobError]:
         return _ERRORS.validate_python(_data(await self._get(f"/v1/jobs/{job_id}/errors", limit=limit)))

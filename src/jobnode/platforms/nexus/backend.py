@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -62,6 +63,8 @@ NEXUS_RETRY = RetryPolicy(statuses=frozenset({429, 500, 502, 503, 504, 520, 521,
 DATASET_READY_TIMEOUT = 600.0
 #: the entries an oldest-first time window aims at: well under a page, so that most windows come back whole
 WINDOW_TARGET = 800
+#: the most segments a log is cut into for reading ahead
+MAX_LOG_SEGMENTS = 256
 
 
 def parse_nexus_error(response: httpx.Response) -> tuple[str, str | None, Any]:
@@ -429,6 +432,31 @@ class NexusBackend:
             entries, next_cursor = await self._logs_oldest_first(job_id, query, cursor, level, limit)
         data = [mapping.to_log_entry(e) for e in entries if query.kind is None or e.kind == query.kind]
         return Page(data=data, next_cursor=next_cursor.encode() if next_cursor else None)
+
+    async def log_segments(self, job_id: str, query: LogQuery) -> list[LogQuery]:
+        """The log's time range cut into windows sized to hold about `WINDOW_TARGET` entries each, from the density
+        of its newest page (one request, plus one for the job's creation time): Nexus pages by time, so each window
+        is read on its own and several are read at once. A log that fits in one page is one segment."""
+        level = mapping.level_name(query.min_level) if query.min_level else None
+        after = mapping.to_ms(query.after_time) if query.after_time else None
+        end = mapping.to_ms(query.before_time) if query.before_time else None
+        newest = await self._log_page(job_id, after=after, before=end, level=level, max_entries=wire.LOG_PAGE_MAX)
+        if len(newest) < wire.LOG_PAGE_MAX:
+            return [query]
+        end = newest[0].create_time if end is None else end
+        if after is None:
+            response = await self._get(f"{self._base}/jobs/{job_id}")
+            after = wire.BatchJob.model_validate_json(response.content).create_date
+        span = newest[0].create_time - newest[-1].create_time + 1
+        total = max(1, end - after + 1)
+        count = min(MAX_LOG_SEGMENTS, -(-total // max(1, span * WINDOW_TARGET // wire.LOG_PAGE_MAX)))
+        width = -(-total // count)
+        windows = [(low, min(end, low + width - 1)) for low in range(after, end + 1, width)]
+        segments = [
+            dataclasses.replace(query, after_time=mapping.from_ms(low), before_time=mapping.from_ms(high), cursor=None)
+            for low, high in windows
+        ]
+        return segments if query.order == "asc" else segments[::-1]
 
     async def _logs_newest_first(
         self, job_id: str, query: LogQuery, cursor: _LogCursor | None, level: str | None, limit: int
