@@ -247,12 +247,12 @@ class TestSweepsAndIntervals:
         watcher = Watcher(status=_never, get=_never, stream=None, poll_interval=8.0, min_interval=0.5)
         watcher._waiters["job_1"] = set()
         first = Job(id="job_1", state=JobState.RUNNING, progress=Progress(items_total=100, items_processed=10))
-        assert 0.9 * 8.0 <= watcher._next_look(first, now=100.0) <= 1.1 * 8.0  # nothing to go by yet
+        assert watcher._next_look(first, now=100.0) == 8.0  # nothing to go by yet
         near_end = first.model_copy(update={"progress": Progress(items_total=100, items_processed=90)})
         # 80 items in 20 s: 10 items to go are 2.5 s away, so the next look is in about half that
-        assert 0.9 * 1.25 <= watcher._next_look(near_end, now=120.0) <= 1.1 * 1.25
+        assert watcher._next_look(near_end, now=120.0) == pytest.approx(1.25)
         far = first.model_copy(update={"progress": Progress(items_total=100, items_processed=11)})
-        assert watcher._next_look(far, now=120.0) <= 1.1 * watcher.max_interval  # far from the end: the longest
+        assert watcher._next_look(far, now=120.0) == watcher.max_interval  # far from the end: the longest
 
 
 async def _never(*args: Any) -> Any:

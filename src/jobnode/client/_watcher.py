@@ -252,8 +252,7 @@ class Watcher:
 
     def _next_look(self, job: Job, now: float) -> float:
         """Seconds until the next look at a job: half its estimated time to finish (from how fast its progress
-        moved since it was first seen), within the bounds, with jitter; the base interval when progress says
-        nothing."""
+        moved since it was first seen), within the bounds; the base interval when progress says nothing."""
         base = self._interval(job.id)
         low, high = min(self.min_interval, base), max(self.max_interval, base)
         fraction = job.progress.fraction
@@ -263,13 +262,18 @@ class Watcher:
             moved, spent = fraction - first[1], now - first[0]
             if moved > 0 and spent > 0:
                 delay = (1.0 - fraction) / (moved / spent) / 2
-        return min(high, max(low, delay)) * random.uniform(0.9, 1.1)
+        return min(high, max(low, delay))
 
     def _observe(self, job: Job) -> None:
-        """A fresh look at a job: schedule the next one, and tell its waits if it changed."""
+        """A fresh look at a job: schedule the next one, and tell its waits if it changed. Where each look costs a
+        request of its own, looks get a little jitter, so that they spread over time instead of coming in bursts;
+        where one request reads many jobs, they stay together."""
         if job.id in self._waiters:
             now = asyncio.get_running_loop().time()
-            self._due[job.id] = now + self._next_look(job, now)
+            delay = self._next_look(job, now)
+            if self._sweep is None and not self._bulk:
+                delay *= random.uniform(0.9, 1.1)
+            self._due[job.id] = now + delay
         self._dispatch(job)
 
     def _dispatch(self, job: Job) -> None:

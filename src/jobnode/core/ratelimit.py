@@ -1,6 +1,9 @@
 """Keeping one process's requests to a platform within the platform's limits: a rate (requests per second, as a token
 bucket that allows bursts of one second's worth), a cap on requests in flight, and a pause of the whole connection
 when the platform answers 429 with `Retry-After` (every request waits, not just the one that was refused).
+
+The limiter keeps a tenth under the rate it is given: the platform counts requests when they arrive, and network
+jitter would otherwise push a request sent exactly on time over the platform's line.
 """
 
 from __future__ import annotations
@@ -9,6 +12,9 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+
+#: the share of the given rate the limiter uses
+SAFETY = 0.9
 
 
 class RequestLimiter:
@@ -35,7 +41,8 @@ class RequestLimiter:
             raise ValueError("concurrency: give a number of requests at once of 1 or more, or None for no limit")
         self.rate = rate
         self.concurrency = concurrency
-        self._capacity = max(1.0, rate or 1.0)
+        self._rate = rate * SAFETY if rate is not None else None
+        self._capacity = max(1.0, self._rate or 1.0)
         self._tokens = self._capacity
         self._filled = time.monotonic()
         self._paused_until = 0.0
@@ -59,15 +66,15 @@ class RequestLimiter:
                     waited = True
                     await asyncio.sleep(self._paused_until - now)
                     continue
-                if self.rate is None:
+                if self._rate is None:
                     break
-                self._tokens = min(self._capacity, self._tokens + (now - self._filled) * self.rate)
+                self._tokens = min(self._capacity, self._tokens + (now - self._filled) * self._rate)
                 self._filled = now
                 if self._tokens >= 1.0:
                     self._tokens -= 1.0
                     break
                 waited = True
-                await asyncio.sleep((1.0 - self._tokens) / self.rate)
+                await asyncio.sleep((1.0 - self._tokens) / self._rate)
             self.admitted += 1
             self.delayed += waited
 
