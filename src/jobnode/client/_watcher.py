@@ -32,7 +32,7 @@ from contextlib import aclosing
 from jobnode.core.backend import ListQuery, Sweep
 from jobnode.core.errors import NotFound
 from jobnode.core.models import ACTIVE_STATES, Job, Page
-from jobnode.core.transport import is_transient
+from jobnode.core.transport import RetryPolicy, is_transient
 
 log = logging.getLogger("jobnode.client.watcher")
 
@@ -95,8 +95,8 @@ def _chunks(ids: Iterable[str], size: int) -> list[frozenset[str]]:
 
 
 def _backoff(failures: int, interval: float) -> float:
-    cap = min(60.0, max(interval, 1.0) * 2 ** min(failures - 1, 6))
-    return random.uniform(cap / 2, cap)
+    """The transport's backoff, from the poll interval up to a minute."""
+    return RetryPolicy(backoff_base=max(interval, 1.0), backoff_max=60.0).backoff(failures)
 
 
 class Watcher:

@@ -44,7 +44,7 @@ from jobnode.core.models import DelimitedInput, JobSpec, JobState, LogLevel
 from jobnode.core.models import Webhook as EngineWebhook
 from jobnode.platforms.nexus import wire
 from jobnode.platforms.nexus.checksum import crc32c_base64
-from jobnode.platforms.nexus.mapping import ARTIFACT_PREFIX, DEPLOYMENT_PREFIX, from_ms
+from jobnode.platforms.nexus.mapping import ARTIFACT_PREFIX, DEPLOYMENT_PREFIX, from_ms, level_name
 from jobnode.service.emulation import Document, JobService, NotFound, ServiceError, Unprocessable
 from jobnode.service.steps import Step
 from jobnode.service.views import JobRecord
@@ -57,7 +57,6 @@ DATASET_LIFETIME_MS = 7 * 24 * 3600 * 1000
 UPLOAD_URL_LIFETIME_MS = 3600 * 1000
 #: a stop time this far ahead of the service's clock still counts as "now" (the caller's clock may be ahead)
 CANCEL_SKEW_MS = 5000
-_LEVEL_TITLES = {level: level.value.title() for level in LogLevel}
 _WAITING_MESSAGES = {
     JobState.CREATED: "Queued",
     JobState.SCHEDULED: "Waiting for the start time",
@@ -365,7 +364,7 @@ class Nexus:
                 "kind": row.kind,
                 "createTime": row.time // 1000,
                 "id": str(row.id),
-                "level": _LEVEL_TITLES[row.log_level],
+                "level": level_name(row.log_level),
                 "item": row.item or "",
                 "status": row.status or "",
                 "timeMs": row.duration_ms or 0.0,
