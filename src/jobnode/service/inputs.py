@@ -341,10 +341,10 @@ class InputResolver:
 
     def find_artifact(self, ref: str) -> Any:
         """An artifact's row by id or by `job_id/output_name`, or None."""
-        row = self.store.artifact(ref)
+        row = self.store.artifacts.row(ref)
         if row is None and "/" in ref:
             job_id, _, name = ref.partition("/")
-            row = self.store.artifact_by_name(job_id, name)
+            row = self.store.artifacts.by_name(job_id, name)
         return row
 
 
@@ -412,13 +412,12 @@ def failed_items(store: Store, job_id: str, label: Callable[[Any, int], str] = i
         ```
     """
     out: list[tuple[int, Any]] = []
-    for row in store.dead_letters(job_id):
-        first = store.batch_items(job_id, row["batch"])[0]
+    for row in store.batches.dead_letters(job_id):
+        first = row["first_item"]
         out.extend((first + i, item) for i, item in enumerate(json.loads(row["items"])))
-    for batch, labels in store.failed_item_labels(job_id).items():
-        batch_row = store.batch_row(job_id, batch)
-        if batch_row is None or batch_row["results"] is None:
-            continue  # a dead-lettered batch: its items are listed above
+    failed = store.errors.failed_items(job_id)
+    for batch_row in store.batches.processed(job_id, list(failed)):  # a dead-lettered batch has no results
+        labels = failed[batch_row["idx"]]
         first, results = batch_row["first_item"], json.loads(batch_row["results"])
         for i, item in enumerate(json.loads(batch_row["items"])):
             if results[i] is None and label(item, first + i) in labels:
