@@ -83,7 +83,7 @@ def tree(tmp_path: Path) -> Path:
 @pytest.fixture
 def resolver(tmp_path: Path, tree: Path) -> Iterator[InputResolver]:
     store = Store(tmp_path / "db" / "jobnode.db")
-    yield InputResolver(store, roots=[tree])
+    yield InputResolver(store, roots=[tree], protocols=["memory", "nosuchproto"])
     store.close()
 
 

@@ -41,6 +41,7 @@ from jobnode.core.models import (
     JobState,
     PlannedBatch,
     RejectedItem,
+    too_deep,
 )
 from jobnode.service.changes import Subscription
 from jobnode.service.cursors import BadCursor, decode_cursor, encode_cursor
@@ -423,7 +424,9 @@ class JobService:
             for line in self.artifact_lines(art.id):
                 if len(first) >= sample:
                     break
-                first.append(json.loads(line))
+                record = json.loads(line)
+                if not too_deep(record):  # a step's result may nest deeper than an answer can
+                    first.append(record)
         return JobResult.model_validate(
             {
                 "job_id": job_id,

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from jobnode.core.models import DeletePlan, JobState
 from jobnode.service.changes import ChangeHub
+from jobnode.service.datadir import DataDirLock
 from jobnode.service.engine.active import ActiveJobs
 from jobnode.service.engine.admission import Admission, EncodedBatch, EngineConflict, NewJob
 from jobnode.service.engine.deletion import Deletion
@@ -55,17 +56,30 @@ class Engine:
         processes: int | None = None,
         tick: float = 0.25,
         allowed_roots: Sequence[Path] = (),
+        allowed_protocols: Sequence[str] = (),
+        allowed_hosts: Sequence[str] = (),
     ) -> None:
         """`allowed_roots`: the directories local file inputs may come from (default: the data directory and the
-        current directory)."""
+        current directory); `allowed_protocols` and `allowed_hosts`: what else inputs may read (see
+        `jobnode.service.inputs`).
+
+        Raises:
+            ConfigurationError: another engine holds the data directory.
+        """
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = DataDirLock(data_dir)
         self.artifacts_dir = data_dir / "artifacts"
         self.artifacts_dir.mkdir(exist_ok=True)
         self.cancel_dir = data_dir / "cancelled"
         self.cancel_dir.mkdir(exist_ok=True)
         self.store = Store(data_dir / "jobnode.db")
-        self.inputs = InputResolver(self.store, roots=list(allowed_roots) or [data_dir, Path.cwd()])
+        self.inputs = InputResolver(
+            self.store,
+            roots=list(allowed_roots) or [data_dir, Path.cwd()],
+            protocols=allowed_protocols,
+            hosts=allowed_hosts,
+        )
         self.registry = registry
         self.step_modules = load_step_modules(step_modules)
         self.changes = ChangeHub()
@@ -111,6 +125,7 @@ class Engine:
         self._executors.shutdown()
         self._deliveries.close()
         self.store.close()
+        self._lock.release()
 
     # -- requests from the API ----------------------------------------------------------------------------------
 
