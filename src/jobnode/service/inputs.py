@@ -492,7 +492,7 @@ def _network(host: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
 
 def _is_local(path: str, where: str) -> bool:
     """Whether a path is a local file path; refuses what would read local files around the roots."""
-    if "::" in path:
+    if "::" in re.sub(r"\[[^\]]*\]", "", path):  # `::` chains URLs (an IPv6 host's, in brackets, does not)
         raise InputError(where, f"{path!r}: chained fsspec URLs are not accepted; name the file itself")
     protocol = get_protocol(path)
     if protocol in LOCAL_BACKED:

@@ -24,7 +24,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -451,12 +451,16 @@ class JobService:
         return found
 
     def artifact_lines(self, artifact_id: str, *, skip: int = 0) -> Iterator[bytes]:
-        """The artifact's records as JSON lines (with their newline), from record number `skip` on."""
-        path = self.artifact(artifact_id).path
-        with open(path, "rb") as fh:
-            for number, line in enumerate(fh):
-                if number >= skip:
-                    yield line
+        """The artifact's records as JSON lines (with their newline), from record number `skip` on.
+
+        Raises:
+            NotFound: no such artifact (raised now, not while streaming: an answer cut short is no answer).
+        """
+        try:
+            fh = open(self.artifact(artifact_id).path, "rb")  # noqa: SIM115  # closed by the generator
+        except FileNotFoundError:
+            raise NotFound(f"artifact {artifact_id!r} was deleted", details={"field": "artifact_id"}) from None
+        return _lines(fh, skip)
 
     # -- changing jobs ------------------------------------------------------------------------------------------
 
@@ -492,6 +496,13 @@ class JobService:
     def subscribe(self, job_ids: Sequence[str] | None = None) -> Subscription:
         """Notifications of the changes of `job_ids` (every job when None); see `ChangeHub.subscribe`."""
         return self._engine.changes.subscribe(job_ids)
+
+
+def _lines(fh: BinaryIO, skip: int) -> Iterator[bytes]:
+    with fh:
+        for number, line in enumerate(fh):
+            if number >= skip:
+                yield line
 
 
 def _cursor(cursor: str, allowed: set[str]) -> dict[str, int]:
