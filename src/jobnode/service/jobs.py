@@ -424,9 +424,9 @@ class JobService:
             for line in self.artifact_lines(art.id):
                 if len(first) >= sample:
                     break
-                record = json.loads(line)
-                if not too_deep(record):  # a step's result may nest deeper than an answer can
-                    first.append(record)
+                value = json.loads(line)
+                if not too_deep(value):  # a step's result may nest deeper than an answer can
+                    first.append(value)
         return JobResult.model_validate(
             {
                 "job_id": job_id,
