@@ -18,6 +18,7 @@ from jobnode.core.errors import JobnodeError
 from jobnode.core.models import Job, JobState
 from jobnode.platforms import get_platform, platforms
 from jobnode.progress import ProgressBar
+from jobnode.service.limits import Limits
 
 
 def _parse_time(value: str) -> datetime:
@@ -34,9 +35,25 @@ def _parse_json(value: str) -> Any:
         raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number above 0")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobnode", description="Run batch jobs as nodes of data pipelines.")
-    parser.add_argument("--log-level", default="warning", help="log level of jobnode itself (default warning)")
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        type=str.lower,
+        choices=["debug", "info", "warning", "error", "critical"],
+        help="log level of jobnode itself (default warning)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the local job service")
@@ -55,6 +72,42 @@ def build_parser() -> argparse.ArgumentParser:
         dest="allow_roots",
         metavar="DIR",
         help="a directory local file inputs may come from (repeat for more; default: the data dir and the current dir)",
+    )
+    serve.add_argument(
+        "--allow-protocol",
+        action="append",
+        default=[],
+        dest="allow_protocols",
+        metavar="PROTOCOL",
+        help="an fsspec protocol inputs may read besides local files, e.g. s3 (repeat for more; default: none)",
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        dest="allow_hosts",
+        metavar="HOST",
+        help="a host name or network (127.0.0.1, 10.0.0.0/8) that URL inputs may reach although it is loopback, "
+        "link-local or private (repeat for more; default: none)",
+    )
+    limits = Limits()
+    serve.add_argument(
+        "--max-request-bytes",
+        type=_positive,
+        default=limits.max_request_bytes,
+        help=f"the largest request body (default {limits.max_request_bytes:,})",
+    )
+    serve.add_argument(
+        "--max-items",
+        type=_positive,
+        default=limits.max_items,
+        help=f"most items per job (default {limits.max_items:,})",
+    )
+    serve.add_argument(
+        "--max-batch-bytes",
+        type=_positive,
+        default=limits.max_batch_bytes,
+        help=f"the largest batch, as the JSON of its items (default {limits.max_batch_bytes:,})",
     )
     serve.add_argument(
         "--platform",
@@ -320,7 +373,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 threads=args.threads,
                 processes=args.processes,
                 allow_roots=args.allow_roots,
+                allow_protocols=args.allow_protocols,
+                allow_hosts=args.allow_hosts,
                 emulator=emulator,
+                limits=Limits(
+                    max_request_bytes=args.max_request_bytes,
+                    max_items=args.max_items,
+                    max_batch_bytes=args.max_batch_bytes,
+                ),
                 log_level=args.log_level if args.log_level != "warning" else "info",
             )
             return 0

@@ -2,7 +2,12 @@
 
 Retries: connect errors, 429 and 5xx are retried with exponential backoff and full jitter, honouring
 `Retry-After`. A request that is not idempotent (POST, PATCH) is retried only when it carries an idempotency
-key, or when the connection failed before anything was sent.
+key, or when the connection failed before anything was sent. `RetryPolicy` is the one backoff policy of jobnode:
+the transport, the waits and the local service's webhook delivery use it.
+
+URLs may carry secrets (a user and password, a signature in the query string): importing this module makes httpx's
+own request log (`HTTP Request: POST https://...`, logged at INFO) show them without user info and with every query
+value masked (`redact_url`), in every process that uses jobnode.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -45,6 +51,20 @@ class RetryPolicy:
         """Full-jitter exponential backoff before retry number `attempt` (1-based)."""
         cap = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
         return random.uniform(cap / 2, cap)
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number `attempt`: the backoff, or longer when the server asked for longer
+        (`Retry-After`, capped at `retry_after_max`).
+
+        Example:
+            ```python
+            RetryPolicy(backoff_base=0.5).delay(3, retry_after=10.0)  # 10.0
+            ```
+        """
+        wait = self.backoff(attempt)
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.retry_after_max))
+        return wait
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -83,6 +103,36 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def redact_url(url: str | httpx.URL) -> str:
+    """A URL fit for logs and errors: no user or password, every query value masked, no fragment.
+
+    Example:
+        ```python
+        redact_url("https://user:pw@example.com/hook?sig=abc&v=2")  # "https://example.com/hook?sig=***&v=***"
+        ```
+    """
+    parts = urlsplit(str(url))
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    query = "&".join(f"{name}=***" for name, _ in parse_qsl(parts.query, keep_blank_values=True))
+    return f"{parts.scheme}://{host}{parts.path}" + (f"?{query}" if query else "")
+
+
+class _RedactURLs(logging.Filter):
+    """Redacts the URLs of httpx's log records (its request line logs the URL as given, secrets and all)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
+            record.args = tuple(redact_url(a) if isinstance(a, httpx.URL) else a for a in record.args)
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactURLs())
 
 
 @functools.cache
@@ -153,12 +203,15 @@ class Transport:
         self._error_parser = error_parser
         self._sleep = sleep
         self._owns_http = http is None
+        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        #: how many connections the pool holds (None when the caller brought its own client)
+        self._pool_size = limits.max_connections if http is None else None
         self.http = http or httpx.AsyncClient(
             base_url=self.base_url,
             auth=auth,
             headers={"User-Agent": "jobnode", **(headers or {})},
             timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout, connect=10.0),
-            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            limits=limits,
             verify=shared_ssl_context(),
         )
 
@@ -201,12 +254,12 @@ class Transport:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached the server: always safe to retry.
                 if last_attempt:
-                    raise TransportError(self._unreachable(method, url, exc)) from exc
+                    raise TransportError(self._failed(method, url, exc)) from exc
                 await self._wait(attempt, None, f"{type(exc).__name__}")
                 continue
             except httpx.TransportError as exc:
                 if last_attempt or not may_retry:
-                    raise TransportError(self._unreachable(method, url, exc)) from exc
+                    raise TransportError(self._failed(method, url, exc)) from exc
                 await self._wait(attempt, None, f"{type(exc).__name__}")
                 continue
             if response.status_code < 400:
@@ -239,7 +292,7 @@ class Transport:
                     raise self.to_error(response)
                 yield response
         except httpx.TransportError as exc:
-            raise TransportError(self._unreachable(method, url, exc)) from exc
+            raise TransportError(self._failed(method, url, exc)) from exc
 
     async def resumable_lines(self, url: str, *, skip: int = 0) -> AsyncIterator[str]:
         """The non-empty lines of a JSON-lines resource that takes a `skip` query parameter (lines to leave out).
@@ -279,16 +332,23 @@ class Transport:
             retry_after=retry_after_seconds(response),
         )
 
-    def _unreachable(self, method: str, url: str, exc: Exception) -> str:
+    def _failed(self, method: str, url: str, exc: Exception) -> str:
+        """What went wrong, said as what it is: a pool with no free connection is this client's, not the service's."""
+        detail = str(exc) or "no detail"
+        if isinstance(exc, httpx.PoolTimeout):
+            pool = f"{self._pool_size} pooled connections" if self._pool_size else "pooled connections"
+            return (
+                f"no free connection to the {self.platform} service at {self.base_url} ({method} {url}): all of this "
+                f"client's {pool} stayed busy (open streams or requests) past the pool timeout; the service was not "
+                "asked. Make fewer requests at once on one client, or give it more connections"
+            )
         return (
             f"could not reach the {self.platform} service at {self.base_url} ({method} {url}): "
-            f"{type(exc).__name__}: {exc or 'no detail'}; check that it is running and the URL is right"
+            f"{type(exc).__name__}: {detail}; check that it is running and the URL is right"
         )
 
     async def _wait(self, attempt: int, retry_after: float | None, why: str) -> None:
-        delay = self.retry.backoff(attempt)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.retry.retry_after_max))
+        delay = self.retry.delay(attempt, retry_after)
         log.info("%s: %s, retry %d in %.2fs", self.platform, why, attempt, delay)
         await self._sleep(delay)
 

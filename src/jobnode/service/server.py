@@ -11,7 +11,9 @@ import ipaddress
 import json
 import logging
 import os
+import signal
 import socket
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +28,11 @@ from jobnode.service.api.common import native_error
 from jobnode.service.emulation.guards import BodyLimit, LoopbackHostOnly
 from jobnode.service.engine import Engine
 from jobnode.service.jobs import JobService
+from jobnode.service.limits import Limits
 
 log = logging.getLogger("jobnode.service")
 
 ENDPOINT_FILE = "endpoint.json"
-#: the largest request body accepted by default (a job's inline items travel in it)
-MAX_REQUEST_BYTES = 64 * 1024 * 1024
 #: paths the service answers itself on a port that serves an emulator (every other path is the emulator's)
 SHARED_PATHS = ("/healthz",)
 
@@ -76,18 +77,19 @@ def build_app(
     *,
     token: str | None = None,
     emulator: EmulatorMount | None = None,
-    max_request_bytes: int = MAX_REQUEST_BYTES,
+    limits: Limits | None = None,
 ) -> ASGIApp:
     """The whole service's ASGI app: the native API, the emulator if any, the size limit and, without a token, the
     loopback `Host` check."""
-    service = JobService(engine)
+    limits = limits or Limits()
+    service = JobService(engine, limits=limits)
     native = create_app(service, token=token)
     app: ASGIApp = Dispatch(
         native,
         emulator.factory(service, token=token) if emulator is not None else None,
         emulator.prefix if emulator is not None else "",
     )
-    app = BodyLimit(app, max_bytes=max_request_bytes, shape=native_error)
+    app = BodyLimit(app, max_bytes=limits.max_request_bytes, shape=native_error)
     if not token:
         app = LoopbackHostOnly(app, shape=native_error)
     return app
@@ -113,13 +115,20 @@ def serve(
     processes: int | None = None,
     log_level: str = "info",
     allow_roots: Sequence[Path] = (),
+    allow_protocols: Sequence[str] = (),
+    allow_hosts: Sequence[str] = (),
     emulator: EmulatorMount | None = None,
-    max_request_bytes: int = MAX_REQUEST_BYTES,
+    limits: Limits | None = None,
 ) -> None:
-    """Run the service until it is stopped (SIGINT or SIGTERM).
+    """Run the service until it is stopped (SIGINT or SIGTERM, which both stop it cleanly: batches under way are
+    released, `endpoint.json` is removed, then KeyboardInterrupt is raised).
 
     Port 0 picks a free port; the URL is written to `<data_dir>/endpoint.json` once the service listens.
-    `allow_roots` are the directories local file inputs may come from (default: `data_dir` and the current one).
+    `allow_roots` are the directories local file inputs may come from (default: `data_dir` and the current one);
+    `allow_protocols` and `allow_hosts` what else they may read (see `jobnode.service.inputs`).
+
+    Raises:
+        ConfigurationError: it cannot listen there, or another service uses `data_dir`.
     """
     if not is_loopback(host) and not token:
         raise ConfigurationError(
@@ -134,9 +143,21 @@ def serve(
     except OSError as exc:
         raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from exc
     port = sock.getsockname()[1]
-    engine = Engine(data_dir, step_modules=steps, threads=threads, processes=processes, allowed_roots=allow_roots)
+    try:
+        engine = Engine(
+            data_dir,
+            step_modules=steps,
+            threads=threads,
+            processes=processes,
+            allowed_roots=allow_roots,
+            allowed_protocols=allow_protocols,
+            allowed_hosts=allow_hosts,
+        )
+    except BaseException:
+        sock.close()
+        raise
     engine.start()
-    app = build_app(engine, token=token, emulator=emulator, max_request_bytes=max_request_bytes)
+    app = build_app(engine, token=token, emulator=emulator, limits=limits)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     endpoint = data_dir / ENDPOINT_FILE
 
@@ -151,6 +172,10 @@ def serve(
         _Announcing(app, announce), log_level=log_level, access_log=False, timeout_graceful_shutdown=2
     )
     server = uvicorn.Server(config)
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn ends on SIGTERM as on SIGINT, then raises the signal again with the handler it found: SIGTERM's
+        # default would kill the process before the clean-up below, so SIGTERM raises KeyboardInterrupt as SIGINT does
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         server.run(sockets=[sock])
     finally:

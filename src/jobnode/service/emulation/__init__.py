@@ -38,7 +38,7 @@ from jobnode.service.emulation.guards import (
     header,
     loopback_host,
 )
-from jobnode.service.emulation.responses import json_response, parse_json, read_json
+from jobnode.service.emulation.responses import StrictJSONRoute, json_response, parse_json, read_json, strict_loads
 from jobnode.service.errors import (
     Conflict,
     InvalidRequest,
@@ -68,6 +68,7 @@ __all__ = [
     "NotFound",
     "RateLimiter",
     "ServiceError",
+    "StrictJSONRoute",
     "Submitted",
     "TooLarge",
     "Unprocessable",
@@ -84,5 +85,6 @@ __all__ = [
     "loopback_host",
     "parse_json",
     "read_json",
+    "strict_loads",
     "validation_error",
 ]
