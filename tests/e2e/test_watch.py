@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from httpx_sse import EventSource
 
 import jobnode
 from jobnode import JobState
-from jobnode.core.sse import iter_sse
 from jobnode.service.process import ServiceProcess
 from tests.helpers import eventually
 
@@ -37,7 +37,7 @@ async def test_raw_stream_is_one_connection_with_job_events(service: ServiceProc
         events = []
         async with http.stream("GET", "/v1/watch", params={"ids": job_id}) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
-            async for event in iter_sse(response):
+            async for event in EventSource(response).aiter_sse():
                 events.append(event)
         assert all(e.event == "job" for e in events)
         assert jobnode.Job.model_validate_json(events[-1].data).state is JobState.SUCCEEDED

@@ -52,6 +52,7 @@ from jobnode.service.inputs import InputError, ResolvedInput, failed_items
 from jobnode.service.limits import Limits
 from jobnode.service.steps import Step, UnknownStep
 from jobnode.service.store import LogRow, dumps
+from jobnode.service.store.logs import NATIVE_LOG_SHAPE, LogShape
 from jobnode.service.views import ArtifactRecord, JobRecord, iso, to_micros
 
 #: most entries of a dry run's lists
@@ -324,16 +325,22 @@ class JobService:
     # -- logs, errors, events, dead letters, results ------------------------------------------------------------
 
     def logs(self, job_id: str, query: LogQuery) -> LogPage:
-        """A page of log entries; `query.cursor` continues a page in either direction."""
-        return self._logs(job_id, query, render=False)
+        """A page of log entries as `LogRow`s; `query.cursor` continues a page in either direction."""
+        return self._logs(job_id, query, shape=None)
+
+    def log_entries_json(self, job_id: str, query: LogQuery, shape: LogShape) -> tuple[builtins.list[str], LogPage]:
+        """A page of log entries, each as JSON text in `shape` (rendered by SQLite: big logs page fast), and the
+        page (for its cursors)."""
+        page = self._logs(job_id, query, shape=shape)
+        return [str(r[1]) for r in page.rows], page
 
     def logs_json(self, job_id: str, query: LogQuery) -> str:
-        """A page of log entries as the native API's JSON body (rendered by SQLite: big logs page fast)."""
-        page = self._logs(job_id, query, render=True)
+        """A page of log entries as the native API's JSON body."""
+        entries, page = self.log_entries_json(job_id, query, NATIVE_LOG_SHAPE)
         tail = json.dumps({"next_cursor": page.next_cursor, "prev_cursor": page.prev_cursor})[1:]
-        return '{"data":[' + ",".join(str(r[1]) for r in page.rows) + "]," + tail
+        return '{"data":[' + ",".join(entries) + "]," + tail
 
-    def _logs(self, job_id: str, query: LogQuery, *, render: bool) -> LogPage:
+    def _logs(self, job_id: str, query: LogQuery, *, shape: LogShape | None) -> LogPage:
         self.exists(job_id)
         after_id = before_id = None
         backwards = False
@@ -353,7 +360,7 @@ class JobService:
             after_id=after_id,
             before_id=before_id,
             descending=descending,
-            render=render,
+            shape=shape,
         )
         more = len(rows) > limit
         rows = rows[:limit]

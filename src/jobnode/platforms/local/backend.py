@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Sequence
-from contextlib import aclosing
 from datetime import timedelta
 from typing import Any
 
 import httpx
+from httpx_sse import EventSource
 from pydantic import TypeAdapter
 
 from jobnode.core.backend import ListQuery, LogQuery
@@ -27,7 +27,6 @@ from jobnode.core.models import (
     Page,
 )
 from jobnode.core.ratelimit import RequestLimiter
-from jobnode.core.sse import iter_sse
 from jobnode.core.transport import IDEMPOTENCY_HEADER, BearerAuth, RetryPolicy, Transport
 from jobnode.platforms.local import PLATFORM
 from jobnode.platforms.local.settings import LocalSettings
@@ -206,11 +205,8 @@ class LocalBackend:
         """The named jobs now, then each change; ends when all of them have ended."""
         timeout = httpx.Timeout(30.0, read=None)
         params = {"ids": ",".join(job_ids)}
-        async with (
-            self.transport.stream("GET", "/v1/watch", params=params, timeout=timeout) as response,
-            aclosing(iter_sse(response)) as events,
-        ):
-            async for event in events:
+        async with self.transport.stream("GET", "/v1/watch", params=params, timeout=timeout) as response:
+            async for event in EventSource(response).aiter_sse():  # heartbeats (comments) are skipped
                 if event.event == "job":
                     yield Job.model_validate_json(event.data)
 

@@ -49,8 +49,10 @@ from jobnode.service.errors import (
     Unprocessable,
 )
 from jobnode.service.jobs import JobPage, JobService, LogPage, Submitted
+from jobnode.service.store.logs import LOG_FIELDS, LogShape
 
 __all__ = [
+    "LOG_FIELDS",
     "BadCursor",
     "BodyLimit",
     "Conflict",
@@ -64,6 +66,7 @@ __all__ = [
     "JobService",
     "Listing",
     "LogPage",
+    "LogShape",
     "LoopbackHostOnly",
     "NotFound",
     "RateLimiter",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from jobnode.core.models import LogLevel
@@ -31,13 +32,64 @@ class LogRow(NamedTuple):
 NewLog = tuple[str, int, int, str, str | None, str | None, float | None, str | None]
 
 LOG_COLUMNS = "id, time, level, kind, item, status, duration_ms, message"
-_LEVEL_NAME = " ".join(f"WHEN {level.rank} THEN '{level.value}'" for level in LogLevel)
-# One log entry as the native API's JSON, rendered by SQLite (times are integer microseconds since the epoch).
-LOG_JSON = (
-    "json_object('id', CAST(id AS TEXT), "
-    "'time', strftime('%Y-%m-%dT%H:%M:%S', time / 1000000, 'unixepoch') || printf('.%06dZ', time % 1000000), "
-    f"'level', CASE level {_LEVEL_NAME} END, "
-    "'kind', kind, 'item', item, 'status', status, 'duration_ms', duration_ms, 'message', message)"
+
+
+def _level_case(name: Callable[[LogLevel], str]) -> str:
+    return "CASE level " + " ".join(f"WHEN {level.rank} THEN '{name(level)}'" for level in LogLevel) + " END"
+
+
+#: what a log entry's JSON may hold: each name is a SQL expression over a `logs` row (times are stored as integer
+#: microseconds since the epoch)
+LOG_FIELDS: dict[str, str] = {
+    "id": "CAST(id AS TEXT)",
+    "time_iso": "strftime('%Y-%m-%dT%H:%M:%S', time / 1000000, 'unixepoch') || printf('.%06dZ', time % 1000000)",
+    "time_ms": "time / 1000",
+    "level": _level_case(lambda level: level.value),
+    "level_title": _level_case(lambda level: level.value.title()),
+    "kind": "kind",
+    "item": "item",
+    "item_or_empty": "COALESCE(item, '')",
+    "status": "status",
+    "status_or_empty": "COALESCE(status, '')",
+    "duration_ms": "duration_ms",
+    "duration_ms_or_zero": "COALESCE(duration_ms, 0.0)",
+    "message": "message",
+    "message_or_empty": "COALESCE(message, '')",
+}
+
+
+@dataclass(frozen=True)
+class LogShape:
+    """A log entry as some API's JSON object: its keys, in order, each with a `LOG_FIELDS` name. SQLite renders the
+    objects, so a page of entries costs no Python per entry (what makes big logs page fast).
+
+    Example:
+        ```python
+        shape = LogShape((("id", "id"), ("createTime", "time_ms"), ("level", "level_title")))
+        ```
+    """
+
+    fields: tuple[tuple[str, str], ...]
+
+    def sql(self) -> str:
+        unknown = [name for _, name in self.fields if name not in LOG_FIELDS]
+        if unknown:
+            raise ValueError(f"unknown log fields {unknown}; use some of {sorted(LOG_FIELDS)}")
+        return "json_object(" + ", ".join(f"'{key}', {LOG_FIELDS[name]}" for key, name in self.fields) + ")"
+
+
+#: a log entry as the native API's JSON (`jobnode.LogEntry`)
+NATIVE_LOG_SHAPE = LogShape(
+    (
+        ("id", "id"),
+        ("time", "time_iso"),
+        ("level", "level"),
+        ("kind", "kind"),
+        ("item", "item"),
+        ("status", "status"),
+        ("duration_ms", "duration_ms"),
+        ("message", "message"),
+    )
 )
 
 
@@ -67,10 +119,9 @@ class LogTable:
         after_id: int | None,
         before_id: int | None,
         descending: bool,
-        render: bool = False,
+        shape: LogShape | None = None,
     ) -> list[Any]:
-        """Each entry as a `LogRow`, or (`render=True`) as `(id, the native API's JSON text)`: SQLite renders the
-        JSON, which is what makes big logs fast.
+        """Each entry as a `LogRow`, or (with a `shape`) as `(id, the entry's JSON text in that shape)`.
 
         Times are exclusive bounds in integer microseconds. The engine writes a job's entries in transactions that
         take their time inside, so their times grow with their ids: a time bound becomes an id bound, found by a
@@ -98,10 +149,10 @@ class LogTable:
             where.append("id < ?")
             args.append(before_id)
         order = "DESC" if descending else "ASC"
-        columns = f"id, {LOG_JSON}" if render else LOG_COLUMNS
+        columns = f"id, {shape.sql()}" if shape is not None else LOG_COLUMNS
         sql = f"SELECT {columns} FROM logs WHERE {' AND '.join(where)} ORDER BY id {order} LIMIT ?"
         rows = self._db.reader.execute(sql, (*args, limit)).fetchall()
-        return rows if render else [LogRow(*r) for r in rows]
+        return rows if shape is not None else [LogRow(*r) for r in rows]
 
     def _last_id_at(self, job_id: str, time_us: int) -> int | None:
         """The id of the job's last log entry written at or before `time_us`: each probe is one index seek."""
