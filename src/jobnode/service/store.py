@@ -299,10 +299,18 @@ class Store:
         limit: int,
         before_seq: int | None,
         after_seq: int | None,
+        created_after: float | None = None,
+        created_before: float | None = None,
     ) -> list[sqlite3.Row]:
-        """Newest first; `before_seq` pages forward, `after_seq` pages back."""
+        """Newest first; `before_seq` pages forward, `after_seq` pages back; creation times are epoch seconds."""
         where: list[str] = []
         args: list[Any] = []
+        if created_after is not None:
+            where.append("created_at >= ?")
+            args.append(created_after)
+        if created_before is not None:
+            where.append("created_at < ?")
+            args.append(created_before)
         if states:
             where.append(f"state IN ({','.join('?' * len(states))})")
             args.extend(states)
