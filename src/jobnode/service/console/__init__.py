@@ -23,11 +23,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from jobnode.service.console import actions, artifacts, auth, jobs, logs, steps
-from jobnode.service.console.auth import LOGIN_BURST, LOGIN_RATE, Gate
+from jobnode.service.console.auth import Gate
 from jobnode.service.console.pages import error_page
-from jobnode.service.console.sessions import Sessions
+from jobnode.service.console.sessions import LoginThrottle, Sessions
 from jobnode.service.emulation.errors import install_error_handlers
-from jobnode.service.emulation.guards import RateLimiter
 from jobnode.service.jobs import JobService
 from jobnode.service.views import CONSOLE_PATH
 
@@ -48,7 +47,7 @@ def create_console(service: JobService, *, token: str | None = None, platforms: 
     app.state.service = service
     app.state.platforms = tuple(platforms)
     app.state.sessions = Sessions(token)
-    app.state.login_limiter = RateLimiter(LOGIN_RATE, LOGIN_BURST)
+    app.state.login_throttle = LoginThrottle()
     install_error_handlers(app, error_page)
     for module in (auth, jobs, logs, actions, artifacts, steps):
         app.include_router(module.router)

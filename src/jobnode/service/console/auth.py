@@ -3,6 +3,7 @@
 - With a token, a visitor logs in once on `/ui/login` by giving it (a form post: the token is never in a URL); the
   answer sets an HttpOnly, SameSite=Strict session cookie. Without a token, the service listens only on loopback
   and every visitor gets a session at once.
+- An address that gives a wrong token ten times in a minute is refused (429) for the rest of that minute.
 - Every action is a POST that carries the session's CSRF token, and a POST whose `Origin` (or `Sec-Fetch-Site`) says
   it came from another site is refused before it reaches a route.
 - A SameSite=Strict cookie does not travel with a navigation from another site (the Airflow link, a Prefect
@@ -22,15 +23,12 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobnode.service.console.pages import checked_form, local_path, page, read_form, render, session_of
-from jobnode.service.console.sessions import Session, Sessions
-from jobnode.service.emulation.guards import RateLimiter
+from jobnode.service.console.sessions import LoginThrottle, Session, Sessions
 from jobnode.service.views import CONSOLE_PATH
 
 LOGIN = f"{CONSOLE_PATH}/login"
 STATIC = f"{CONSOLE_PATH}/static/"
 HOME = f"{CONSOLE_PATH}/jobs"
-#: login attempts per second from one address, in bursts of `LOGIN_BURST`
-LOGIN_RATE, LOGIN_BURST = 0.5, 10
 
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -148,18 +146,20 @@ def login_page(request: Request, next: str | None = None) -> Response:
 async def log_in(request: Request) -> Response:
     """Check the token given in the form; open a session and set its cookie."""
     sessions: Sessions = request.app.state.sessions
-    limiter: RateLimiter = request.app.state.login_limiter
+    throttle: LoginThrottle = request.app.state.login_throttle
     form = await read_form(request)
     target = local_path(form.get("next"), HOME)
     if not sessions.needs_login:
         return RedirectResponse(target, status_code=303)
-    wait = limiter.wait_needed(_client_address(request))
+    address = _client_address(request)
+    wait = throttle.wait(address)
     if wait > 0:
         seconds = max(1, round(wait))
         refused = page(request, "login.html", status=429, next=target, failed=False, wait=seconds)
         refused.headers["retry-after"] = str(seconds)
         return refused
     if not sessions.token_matches(form.get("token", "")):
+        throttle.failed(address)
         return page(request, "login.html", status=401, next=target, failed=True)
     old = session_of(request)
     if old is not None:

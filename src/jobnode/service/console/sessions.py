@@ -19,13 +19,15 @@ import hmac
 import secrets
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 #: how long a session lasts without use
 IDLE_SECONDS = 12 * 3600
 #: most sessions held at once (the oldest go first)
 MAX_SESSIONS = 10_000
+#: wrong tokens an address may give in `FAILURE_WINDOW` seconds before its logins are refused for a while
+MAX_FAILURES, FAILURE_WINDOW = 10, 60.0
 
 
 @dataclass
@@ -88,3 +90,44 @@ class Sessions:
         """End a session (logging out)."""
         with self._lock:
             self._sessions.pop(session_id, None)
+
+
+class LoginThrottle:
+    """Refuses every login from an address (right token or not, so guessing learns nothing) once it has given a
+    wrong token `most` times within `window` seconds, until the oldest of those failures is `window` old.
+
+    Example:
+        ```python
+        throttle = LoginThrottle()
+        if throttle.wait(address) > 0: ...      # refuse (429) before looking at the token
+        elif not sessions.token_matches(given):
+            throttle.failed(address)
+        ```
+    """
+
+    def __init__(self, most: int = MAX_FAILURES, window: float = FAILURE_WINDOW, addresses: int = 10_000) -> None:
+        self._most = most
+        self._window = window
+        self._addresses = addresses
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def wait(self, address: str) -> float:
+        """Seconds before `address` may try again (0: it may now)."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._failures.get(address)
+            if times is None:
+                return 0.0
+            while times and times[0] <= now - self._window:
+                times.popleft()
+            return times[0] + self._window - now if len(times) >= self._most else 0.0
+
+    def failed(self, address: str) -> None:
+        """Count a wrong token given by `address`."""
+        with self._lock:
+            times = self._failures.setdefault(address, deque(maxlen=self._most))
+            times.append(time.monotonic())
+            self._failures.move_to_end(address)
+            while len(self._failures) > self._addresses:
+                self._failures.popitem(last=False)
