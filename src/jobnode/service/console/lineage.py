@@ -14,7 +14,7 @@ from jobnode.service.jobs import JobService
 from jobnode.service.views import JobRecord
 
 #: the drawing's size and its boxes'
-WIDTH, BOX_W, BOX_H, ROW = 760, 220, 46, 62
+WIDTH, BOX_W, BOX_H, ROW = 900, 220, 46, 62
 COLUMNS = (10, (WIDTH - BOX_W) // 2, WIDTH - BOX_W - 10)
 
 
@@ -44,6 +44,10 @@ class Lineage:
     height: int = ROW
     x: int = COLUMNS[1]
     y: int = 0
+
+    width = WIDTH
+    box_w = BOX_W
+    box_h = BOX_H
 
     @property
     def empty(self) -> bool:
