@@ -55,15 +55,17 @@ def output_dir() -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Playwright's sync API, for one module at a time: while it runs, its event loop counts as the thread's running
+    loop, which the suite's async tests (pytest-asyncio) must not find."""
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    """One Chromium for the session (each test gets a context of its own: fresh cookies and storage); Playwright
+    """One Chromium for the module (each test gets a context of its own: fresh cookies and storage); Playwright
     gives it a fresh temporary profile (`--user-data-dir`)."""
     browser = playwright.chromium.launch(executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS)
     yield browser
