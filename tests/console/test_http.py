@@ -222,7 +222,7 @@ def test_the_live_stream_of_a_finished_job_sends_its_parts_once_then_ends(
     assert [e.splitlines()[0] for e in events] == ["event: parts", "event: end"]
     parts = json.loads(events[0].splitlines()[1].removeprefix("data: "))
     assert set(parts) == {"summary", "actions", "activity", "outputs", "lineage", "announce"}
-    assert "succeeded" in parts["summary"] and parts["announce"] == "Job ended is succeeded"
+    assert "succeeded" in parts["summary"] and parts["announce"] == "Job ended: succeeded"
 
 
 def test_guessing_the_token_is_stopped(fresh_service: ServiceProcess) -> None:
@@ -231,3 +231,14 @@ def test_guessing_the_token_is_stopped(fresh_service: ServiceProcess) -> None:
         assert guesses == [401] * 10 + [429] * 2
         right = http.post("/ui/login", data={"token": fresh_service.token})
         assert right.status_code == 429 and int(right.headers["retry-after"]) > 0  # even the right one, for now
+
+
+def test_the_lineage_names_the_parent_and_the_sub_jobs(client: jobnode.Client, browser_like: httpx.Client) -> None:
+    parent = client.jobs.wait(client.jobs.create(name="parent", step="identity", items=[1]).id)
+    child = client.jobs.wait(client.jobs.create(name="child", step="identity", items=[2], parent_id=parent.id).id)
+    shown = browser_like.get(f"/ui/jobs/{parent.id}").text
+    assert re.search(rf'sub-job: <a href="/ui/jobs/{child.id}">child</a>', shown)
+    assert 'aria-label="sub-job: child"' in shown  # the drawing's box, a link with a name
+    assert re.search(
+        rf'parent <a href="/ui/jobs/{parent.id}">parent</a>', browser_like.get(f"/ui/jobs/{child.id}").text
+    )

@@ -50,10 +50,10 @@ def platform_of(record: JobRecord, platforms: Sequence[str]) -> str:
 
 
 def percent(record: JobRecord) -> float:
-    """How much of the job is done, for its progress bar: 100 once it has ended."""
-    if record.is_terminal:
-        return 100.0
-    return round(100.0 * record.items_done / record.items_total, 1) if record.items_total else 0.0
+    """How much of the job is done, for its progress bar (a job that ended with nothing to do is done)."""
+    if record.items_total:
+        return round(100.0 * record.items_done / record.items_total, 1)
+    return 100.0 if record.is_terminal else 0.0
 
 
 def elapsed(record: JobRecord) -> float | None:
@@ -219,7 +219,7 @@ def job_parts(service: JobService, job_id: str, platforms: Sequence[str], csrf: 
     record = service.get(job_id)
     context = job_context(service, record, platforms)
     parts = {key: render(template, csrf=csrf, **context) for key, template in JOB_PARTS.items()}
-    parts["announce"] = f"Job {record.name} is {record.state.value.replace('_', ' ')}"
+    parts["announce"] = f"Job {record.name}: {record.state.value.replace('_', ' ')}"
     return parts, record.is_terminal
 
 

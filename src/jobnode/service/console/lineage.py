@@ -15,6 +15,8 @@ from jobnode.service.views import JobRecord
 
 #: the drawing's size and its boxes'
 WIDTH, BOX_W, BOX_H, ROW = 900, 220, 46, 62
+#: neighbours drawn on each side (the lists beside the drawing say how many more there are)
+MOST = 12
 COLUMNS = (10, (WIDTH - BOX_W) // 2, WIDTH - BOX_W - 10)
 
 
@@ -41,6 +43,8 @@ class Lineage:
     job: JobRecord
     upstream: list[Neighbour] = field(default_factory=list)
     downstream: list[Neighbour] = field(default_factory=list)
+    more_upstream: int = 0
+    more_downstream: int = 0
     height: int = ROW
     x: int = COLUMNS[1]
     y: int = 0
@@ -73,6 +77,8 @@ def lineage_of(service: JobService, record: JobRecord) -> Lineage:
             continue
         downstream += [(job_id, "read by", output.name) for job_id in consumers]
     downstream += [(job_id, "sub-job", None) for job_id in service.children(record.id)]
+    more_up, more_down = max(0, len(upstream) - MOST), max(0, len(downstream) - MOST)
+    upstream, downstream = upstream[:MOST], downstream[:MOST]
     known = {r.id: r for r in service.get_many(sorted({n[0] for n in upstream + downstream}))}
     rows = max(len(upstream), len(downstream), 1)
     height = rows * ROW + 10
@@ -95,4 +101,13 @@ def lineage_of(service: JobService, record: JobRecord) -> Lineage:
             )
         return out
 
-    return Lineage(record, place(upstream, 0), place(downstream, 2), height, COLUMNS[1], (height - BOX_H) // 2)
+    return Lineage(
+        record,
+        place(upstream, 0),
+        place(downstream, 2),
+        more_up,
+        more_down,
+        height,
+        COLUMNS[1],
+        (height - BOX_H) // 2,
+    )
