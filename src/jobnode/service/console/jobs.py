@@ -35,6 +35,8 @@ PAGE_SIZE = 50
 RECENT = 20
 #: the inline items of a job's spec shown on its page
 SPEC_ITEMS = 20
+#: specs longer than this (in characters) are shown without reading most of their inline items
+BIG_SPEC = 1 << 20
 #: spec fields whose values are secrets
 SECRET_FIELDS = frozenset({"secret", "token", "password", "api_key"})
 
@@ -172,12 +174,46 @@ def jobs_live(request: Request) -> Response:
 
 def spec_view(record: JobRecord) -> dict[str, Any]:
     """The job's spec as shown: secrets hidden, and only the first inline items (a job may hold a million)."""
-    spec = json.loads(record.spec_json)
-    items = spec.get("input", {}).get("items")
-    if isinstance(items, list) and len(items) > SPEC_ITEMS:
-        spec["input"]["items"] = [*items[:SPEC_ITEMS], f"… and {len(items) - SPEC_ITEMS:,} more items"]
+    spec = _first_items_only(record.spec_json, record.items_total) if len(record.spec_json) > BIG_SPEC else None
+    if spec is None:
+        spec = json.loads(record.spec_json)
+        items = spec.get("input", {}).get("items")
+        if isinstance(items, list) and len(items) > SPEC_ITEMS:
+            spec["input"]["items"] = [*items[:SPEC_ITEMS], _more(len(items) - SPEC_ITEMS)]
     hidden: dict[str, Any] = _hide_secrets(spec)
     return hidden
+
+
+def _more(count: int) -> str:
+    return f"… and {count:,} more items"
+
+
+#: where the service's stored spec (pydantic's compact JSON) holds inline items, and what follows them
+ITEMS_START, ITEMS_END = '"input":{"kind":"items","items":[', ']},"batch_size":'
+
+
+def _first_items_only(spec_json: str, items_total: int) -> dict[str, Any] | None:
+    """A big spec read without most of its inline items (parsing a million of them takes longer than the rest of
+    the page). The last `ITEMS_END` is the spec's own: the fields after the input (batch size, workers, tags,
+    webhook) hold no such text, and inside a JSON string a `"` next to `,` or `:` is always escaped. None when the
+    spec is not so (then it is parsed whole)."""
+    start, end = spec_json.find(ITEMS_START), spec_json.rfind(ITEMS_END)
+    if start < 0 or end < start:
+        return None
+    try:
+        spec = json.loads(spec_json[:start] + ITEMS_START + ITEMS_END + spec_json[end + len(ITEMS_END) :])
+        decoder, at = json.JSONDecoder(), start + len(ITEMS_START)
+        first: list[Any] = []
+        while at < end and len(first) < SPEC_ITEMS:
+            item, at = decoder.raw_decode(spec_json, at)
+            first.append(item)
+            at += spec_json.startswith(",", at)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(spec, dict) or spec.get("input") != {"kind": "items", "items": []}:
+        return None
+    spec["input"]["items"] = [*first, _more(items_total - len(first))] if at < end else first
+    return spec
 
 
 def _hide_secrets(value: Any) -> Any:
