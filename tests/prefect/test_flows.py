@@ -74,6 +74,8 @@ class TestRunBatchJob:
         suffix = job.id.replace("_", "-")
         assert float(artifacts[f"jobnode-progress-{suffix}"]) == 100.0
         assert "| info | 5 |" in artifacts[f"jobnode-logs-{suffix}"]
+        # the job's page in the service's console
+        assert f"[Open the job]({credentials.url}/ui/jobs/{job.id})" in artifacts[f"jobnode-logs-{suffix}"]
         [row] = json.loads(artifacts[f"jobnode-items-{suffix}"])
         assert (row["job"], row["items processed"], row["items failed"]) == (job.id, 5, 0)
         assert credentials.token is not None

@@ -132,6 +132,7 @@ def logs_markdown(summary: LogSummary, job: Job) -> str:
         "",
         describe(job),
         "",
+        *([f"[Open the job]({job.url})", ""] if job.url else []),
         "| level | entries |",
         "|---|---:|",
     ]

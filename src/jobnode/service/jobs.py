@@ -23,6 +23,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -275,6 +276,10 @@ class JobService:
         if self._store.jobs.row(job_id) is None:
             self._missing(job_id)
 
+    def children(self, job_id: str) -> builtins.list[str]:
+        """The ids of the job's sub-jobs (the jobs whose `parent_id` it is)."""
+        return self._store.jobs.children(job_id)
+
     def get_many(self, job_ids: Sequence[str]) -> list[JobRecord]:
         """The jobs that exist among `job_ids` (in no particular order)."""
         if len(job_ids) > MAX_IDS:
@@ -288,10 +293,14 @@ class JobService:
         tag: str | None = None,
         name: str | None = None,
         ids: Sequence[str] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
         limit: int = 100,
         cursor: str | None = None,
     ) -> JobPage:
-        """A page of jobs, newest first; pass a page's `next_cursor` (or `prev_cursor`) back for the next one."""
+        """A page of jobs, newest first; pass a page's `next_cursor` (or `prev_cursor`) back for the next one.
+
+        `created_after` (inclusive) and `created_before` (exclusive) bound the jobs' creation times."""
         if ids is not None and len(ids) > MAX_IDS:
             raise InvalidRequest("ids", f"at most {MAX_IDS} ids in one request")
         before = after = None
@@ -308,6 +317,8 @@ class JobService:
             limit=limit + 1,
             before_seq=before,
             after_seq=after,
+            created_after=created_after.timestamp() if created_after else None,
+            created_before=created_before.timestamp() if created_before else None,
         )
         more = len(records) > limit
         if after is not None:

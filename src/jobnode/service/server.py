@@ -25,16 +25,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from jobnode.core.errors import ConfigurationError
 from jobnode.service.api import create_app
 from jobnode.service.api.common import native_error
+from jobnode.service.console import create_console
 from jobnode.service.emulation.guards import BodyLimit, LoopbackHostOnly
 from jobnode.service.engine import Engine
 from jobnode.service.jobs import JobService
 from jobnode.service.limits import Limits
+from jobnode.service.views import CONSOLE_PATH
 
 log = logging.getLogger("jobnode.service")
 
 ENDPOINT_FILE = "endpoint.json"
-#: paths the service answers itself on a port that serves an emulator (every other path is the emulator's)
-SHARED_PATHS = ("/healthz",)
+#: paths the service answers itself on a port that serves an emulator (every other path is the emulator's); each
+#: covers the paths under it
+SHARED_PATHS = ("/healthz", CONSOLE_PATH)
 
 
 @dataclass(frozen=True)
@@ -52,22 +55,36 @@ class EmulatorMount:
     prefix: str = ""
 
 
-class Dispatch:
-    """With an emulator, sends each request to it, but for `SHARED_PATHS`, which the service answers itself; the
-    native API is served on ports without an emulator. A prefixed emulator sees its prefix as the `root_path`, so
-    the URLs it builds include it."""
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root + "/")
 
-    def __init__(self, native: ASGIApp, emulator: ASGIApp | None = None, prefix: str = "") -> None:
+
+class Dispatch:
+    """Sends the console's paths (`/ui`) to the console; with an emulator, sends every other request to it, but for
+    `SHARED_PATHS`, which the service answers itself; the native API is served on ports without an emulator. A
+    prefixed emulator sees its prefix as the `root_path`, so the URLs it builds include it."""
+
+    def __init__(
+        self, native: ASGIApp, emulator: ASGIApp | None = None, prefix: str = "", console: ASGIApp | None = None
+    ) -> None:
         self.native = native
         self.emulator = emulator
         self.prefix = prefix.rstrip("/")
+        self.console = console
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.emulator is None or scope["type"] not in ("http", "websocket") or scope["path"] in SHARED_PATHS:
+        path = scope.get("path", "")
+        if self.console is not None and scope["type"] == "http" and _under(path, CONSOLE_PATH):
+            await self.console(scope, receive, send)
+            return
+        if (
+            self.emulator is None
+            or scope["type"] not in ("http", "websocket")
+            or any(_under(path, shared) for shared in SHARED_PATHS)
+        ):
             await self.native(scope, receive, send)
             return
-        path = scope["path"]
-        if self.prefix and (path == self.prefix or path.startswith(self.prefix + "/")):
+        if self.prefix and _under(path, self.prefix):
             scope = {**scope, "root_path": scope.get("root_path", "") + self.prefix}
         await self.emulator(scope, receive, send)
 
@@ -79,15 +96,17 @@ def build_app(
     emulator: EmulatorMount | None = None,
     limits: Limits | None = None,
 ) -> ASGIApp:
-    """The whole service's ASGI app: the native API, the emulator if any, the size limit and, without a token, the
-    loopback `Host` check."""
+    """The whole service's ASGI app: the native API, the console, the emulator if any, the size limit and, without a
+    token, the loopback `Host` check."""
     limits = limits or Limits()
     service = JobService(engine, limits=limits)
     native = create_app(service, token=token)
+    console = create_console(service, token=token, platforms=[emulator.name] if emulator is not None else [])
     app: ASGIApp = Dispatch(
         native,
         emulator.factory(service, token=token) if emulator is not None else None,
         emulator.prefix if emulator is not None else "",
+        console,
     )
     app = BodyLimit(app, max_bytes=limits.max_request_bytes, shape=native_error)
     if not token:

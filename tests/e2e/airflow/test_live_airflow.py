@@ -18,6 +18,7 @@ import pytest
 
 import jobnode
 from jobnode.core.models import JobState
+from jobnode.service.process import ServiceProcess
 from tests.e2e.airflow.conftest import AirflowHome
 
 LIVE_DAGS = Path(__file__).resolve().parent / "live_dags"
@@ -127,7 +128,7 @@ def airflow(airflow_home: AirflowHome, tmp_path: Path) -> Iterator[Airflow]:
 @pytest.mark.slow
 @pytest.mark.timeout(360)
 def test_deferred_task_marked_failed_cancels_its_job_and_a_killed_try_reattaches(
-    airflow: Airflow, client: jobnode.Client
+    airflow: Airflow, client: jobnode.Client, service: ServiceProcess
 ) -> None:
     try:
         _until("the DAG is parsed", lambda: airflow.api("GET", f"/dags/{DAG_ID}"), timeout=120)
@@ -157,5 +158,8 @@ def test_deferred_task_marked_failed_cancels_its_job_and_a_killed_try_reattaches
         assert killed["try_number"] == 2
         (only,) = client.jobs.list(name="live-killed").data  # the retry reattached: exactly one job
         assert only.state is JobState.SUCCEEDED
+        # the task's "jobnode job" button, as Airflow's UI asks for it, opens the job's page in the console
+        links = airflow.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/killed/links")
+        assert links["extra_links"]["jobnode job"] == f"{service.url}/ui/jobs/{only.id}"
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{airflow.tail()}") from None

@@ -88,7 +88,8 @@ class LocalBackend:
         await self.transport.aclose()
 
     def job_url(self, job_id: str) -> str:
-        return f"{self.url}/v1/jobs/{job_id}"
+        """The job's page in the service's web console (what the native API's `url` field holds too)."""
+        return f"{self.url}/ui/jobs/{job_id}"
 
     async def _get(self, path: str, **params: Any) -> httpx.Response:
         return await self.transport.request("GET", path, params=params)

@@ -70,10 +70,18 @@ class JobTable:
         limit: int,
         before_seq: int | None,
         after_seq: int | None,
+        created_after: float | None = None,
+        created_before: float | None = None,
     ) -> list[JobRecord]:
-        """Newest first; `before_seq` pages forward, `after_seq` pages back."""
+        """Newest first; `before_seq` pages forward, `after_seq` pages back; creation times are epoch seconds."""
         where: list[str] = []
         args: list[Any] = []
+        if created_after is not None:
+            where.append("created_at >= ?")
+            args.append(created_after)
+        if created_before is not None:
+            where.append("created_at < ?")
+            args.append(created_before)
         if states:
             where.append("state IN (SELECT value FROM json_each(?))")
             args.append(json_list(states))
@@ -100,6 +108,12 @@ class JobTable:
         if after_seq is not None:
             rows.reverse()
         return self._with_artifacts(rows)
+
+    def children(self, job_id: str) -> list[str]:
+        """The ids of the job's sub-jobs, oldest first."""
+        return [
+            r[0] for r in self._db.reader.execute("SELECT id FROM jobs WHERE parent_id = ? ORDER BY seq", (job_id,))
+        ]
 
     def _with_artifacts(self, rows: Sequence[sqlite3.Row]) -> list[JobRecord]:
         if not rows:
