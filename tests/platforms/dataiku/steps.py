@@ -7,12 +7,15 @@ record describing the build. `dk_clean` is a recipe of the declared test flows (
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import jobnode
 
 #: what `jobnode serve --steps` loads for the Dataiku tests
 DATAIKU_STEPS = __name__
+#: the flows of the test projects (`JOBNODE_DATAIKU_FLOW`)
+DATAIKU_FLOW = Path(__file__).with_name("flow.toml")
 
 
 @jobnode.step("compute_dataset_to_build", version="1", description="The seed's dataset: three rows per build.")

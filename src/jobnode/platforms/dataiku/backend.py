@@ -453,7 +453,8 @@ class DataikuBackend:
         if query.order == "desc":
             wanted.reverse()
         if cursor is not None:
-            wanted = [e for e in wanted if (int(e.id) > cursor.at) == (query.order == "asc")]
+            after = cursor.at
+            wanted = [e for e in wanted if (int(e.id) > after if query.order == "asc" else int(e.id) < after)]
         limit = max(1, query.limit)
         page = wanted[:limit]
         more = len(wanted) > limit

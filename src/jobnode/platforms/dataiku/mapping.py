@@ -178,8 +178,8 @@ def _reason(status: wire.BaseStatus) -> str | None:
 
 
 def _lineage(status: wire.BaseStatus) -> tuple[list[ArtifactRef], list[ArtifactRef]]:
-    """(inputs, outputs): the partitions the job's finished activities built, and those they read that it did not
-    build; a status without activities reports the definition's outputs once the job is done."""
+    """(inputs, outputs): the partitions the job's finished activities built, and those its activities that ran read
+    and it did not build; a status without activities reports the definition's outputs once the job is done."""
     built = [DatasetPartition.of(t) for a in status.activities.values() if a.state == wire.DONE for t in a.targets]
     if not status.activities and status.state == wire.DONE:
         built = [
@@ -187,7 +187,8 @@ def _lineage(status: wire.BaseStatus) -> tuple[list[ArtifactRef], list[ArtifactR
             for o in status.definition.outputs
         ]
     made = set(built)
-    read = [p for a in status.activities.values() for p in map(DatasetPartition.of, a.sources) if p not in made]
+    ran = [a for a in status.activities.values() if a.state != wire.NOT_STARTED]
+    read = [p for a in ran for p in map(DatasetPartition.of, a.sources) if p not in made]
     return _refs(read), _refs(built)
 
 

@@ -203,12 +203,13 @@ class Builds:
                 workers=WORKERS,
                 tags=["dataiku", project_key, job_id],
             )
+            started = _micros()  # before the engine runs it: its first entries come after this line
             record = self.service.submit(spec, items=items if sources else [build]).record
         except ServiceError as exc:
             activity.update(state=wire.FAILED, error=f"recipe {activity['recipe']} cannot run: {exc.message}")
             _event(body, "ERROR", f"Activity failed: {activity['error']}", activity["id"])
             return
-        now = now_ms()
+        now = started // 1000
         activity.update(state=wire.RUNNING, engine=record.id, startTime=now)
         body["startTime"] = body["startTime"] or now
         self._owned[record.id] = job_id
@@ -219,6 +220,7 @@ class Builds:
             f"Running recipe {activity['recipe']} (step {step.name} {step.version}) over {origin} into "
             f"{activity['dataset']} ({activity['partition']})",
             activity["id"],
+            at=started,
         )
 
     def _finish_activity(
@@ -450,8 +452,10 @@ def _activity(planned: PlannedActivity) -> dict[str, Any]:
     }
 
 
-def _event(body: dict[str, Any], level: str, message: str, activity: str | None = None) -> None:
-    body["events"].append([_micros(), level, activity, message])
+def _event(
+    body: dict[str, Any], level: str, message: str, activity: str | None = None, *, at: int | None = None
+) -> None:
+    body["events"].append([at or _micros(), level, activity, message])
 
 
 def _at(micros: int) -> datetime:
