@@ -23,10 +23,10 @@ def dataset_to_build(items: list[Any]) -> list[Any]:
     return [{"partition": item["partition"], "rows": 3, "built": True} for item in items]
 
 
-@jobnode.step("compute_dk_slow", version="1", description="Takes 30 s (less when cancelled).")
+@jobnode.step("compute_dk_slow", version="1", description="Takes 10 minutes (less when cancelled).")
 def slow(items: list[Any]) -> list[Any]:
     ctx = jobnode.batch_context()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline and not ctx.cancelled():
         time.sleep(0.02)
     return list(items)

@@ -28,6 +28,7 @@ PLATFORM = Platform(
         bulk_status=True,
         read_artifacts=True,
         delete_artifacts=True,
+        lineage=True,
         errors=True,
         plan=True,
         sweep=Sweep(page_size=1000, active_only=True),

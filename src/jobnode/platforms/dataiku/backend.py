@@ -13,9 +13,9 @@ Where jobnode's `JobSpec` lands on DSS (see `mapping`):
 - `batch_size`, `workers`, `max_attempts`, `max_item_failures`, `tags` and an idempotency key are not sent (DSS
   has none of them); `step_version`, `timeout`, `start_at`, `stop_at`, `webhook` and `parent_id` are refused.
 
-Deleting a job clears the dataset partitions it built, under the project's dataset lineage: a partition is not
-cleared while a dataset built from it (downstream in the flow) still has data. DSS keeps its job history: there is
-no API to delete the job itself.
+Deleting a job clears the dataset partitions it built, under the project's dataset lineage (the flow, which DSS
+keeps): a partition is not cleared while a dataset built from it (downstream in the flow) still has data, unless
+that dataset is cleared with it. DSS keeps its job history: there is no API to delete the job itself.
 """
 
 from __future__ import annotations
@@ -320,7 +320,7 @@ class DataikuBackend:
         steps.append(DeleteStep(action="delete_job", id=job_id))
         plan = self._plan([job_id], steps, blockers, dry_run, job_id=job_id)
         if not dry_run:
-            for part in parts:
+            for part in reversed(parts):  # downstream first: no moment where a dataset outlives its source's data
                 await self.clear_dataset(part)
         return plan
 
