@@ -47,7 +47,9 @@ def count_labels(dataset: str, credentials: DataikuCredentials) -> dict[str, int
 
 
 @flow(name="jobnode-dataiku", log_prints=True)
-def dataiku_flow(credentials: DataikuCredentials, target: str = "reviews_scored", cleanup: bool = True) -> dict[str, int]:
+def dataiku_flow(
+    credentials: DataikuCredentials, target: str = "reviews_scored", cleanup: bool = True
+) -> dict[str, int]:
     """Rebuild `target` and what it is built from, show the build log and the labels, then clear what was built."""
     aborted = abort_unfinished_builds(credentials)
     if aborted:
