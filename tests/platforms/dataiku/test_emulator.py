@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from jobnode.core.errors import ConfigurationError
 from jobnode.service.process import ServiceProcess
 from tests.platforms.dataiku.conftest import project_key
 from tests.platforms.dataiku.steps import DATAIKU_FLOW, DATAIKU_STEPS
@@ -286,3 +287,13 @@ def test_a_job_goes_on_after_the_service_is_killed(tmp_path: Path) -> None:
         assert rows.text.splitlines()[1].startswith("positive\t")
     finally:
         service.stop()
+
+
+def test_a_bad_flow_declaration_stops_the_service_naming_the_field(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.toml"
+    flow.write_text('[projects.SHOP.datasets.sales]\ninputs = ["orders"]\n')
+    service = ServiceProcess(
+        tmp_path / "svc", extra_args=["--platform", "dataiku"], env={"JOBNODE_DATAIKU_FLOW": str(flow)}
+    )
+    with pytest.raises(ConfigurationError, match=r"projects\.SHOP: datasets\.sales\.inputs\.0: 'orders' is not a"):
+        service.start()
