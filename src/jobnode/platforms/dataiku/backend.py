@@ -62,8 +62,8 @@ from jobnode.platforms.dataiku.settings import DataikuSettings
 API = "/dip/publicapi"
 #: the API client retries no status code: only connection errors are retried
 DSS_RETRY = RetryPolicy(statuses=frozenset())
-#: parsed logs kept for paging (a page of a long log should not download it again)
-LOG_CACHE = 8
+#: parsed logs kept for paging (the pages of one listing should not download the log again)
+LOG_CACHE = 2
 SAMPLE = 10
 _SUMMARIES: TypeAdapter[list[wire.JobSummary]] = TypeAdapter(list[wire.JobSummary])
 _PARTITIONS: TypeAdapter[list[str]] = TypeAdapter(list[str])

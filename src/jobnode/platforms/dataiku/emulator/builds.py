@@ -407,7 +407,7 @@ def _status(doc: Document, records: dict[str, JobRecord]) -> wire.JobStatus:
             definition=wire.JobDef.model_validate(body["def"]),
             state=state,
             stable_state=body["stable"],
-            start_time=body["startTime"],
+            start_time=0 if state == wire.NOT_STARTED else body["startTime"],  # handed to the engine, not running
             end_time=body["endTime"],
             warnings_count=sum(a.warnings_count for a in activities.values()),
             activities=activities,
