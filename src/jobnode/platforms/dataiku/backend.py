@@ -401,15 +401,9 @@ class DataikuBackend:
     async def replace_records(self, dataset: str, records: Sequence[Any]) -> None:
         """Replace the data of an uploaded-files dataset with `records` (one JSON line each)."""
         await self.clear_dataset(DatasetPartition(self.project_key, dataset))
-        content = "".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in records).encode()
-        # a multipart body, as the API client's `uploaded_add_file` sends it
-        form = httpx.Request("POST", self.url, files={"file": (f"{dataset}.jsonl", content, "application/x-ndjson")})
-        await self.transport.request(
-            "POST",
-            self._path("datasets", dataset, "uploaded", "files"),
-            content=form.read(),
-            headers={"Content-Type": form.headers["Content-Type"]},
-        )
+        body, content_type = await asyncio.to_thread(_upload_form, dataset, records)
+        path = self._path("datasets", dataset, "uploaded", "files")
+        await self.transport.request("POST", path, content=body, headers={"Content-Type": content_type})
 
     async def read_artifact(self, artifact_id: str, *, skip: int = 0) -> AsyncGenerator[Any, None]:
         """The records of a dataset partition (`PROJECT.dataset[@partition]`), read as the API client's
@@ -445,7 +439,7 @@ class DataikuBackend:
         cursor = _Cursor.decode(query.cursor, query.order) if query.cursor else None
         entries = self._logs.get(job_id) if cursor is not None else None
         if entries is None:
-            entries = mapping.parse_log(await self.get_log_text(job_id))
+            entries = await asyncio.to_thread(mapping.parse_log, await self.get_log_text(job_id))
             self._logs[job_id] = entries
             while len(self._logs) > LOG_CACHE:
                 self._logs.pop(next(iter(self._logs)))
@@ -501,6 +495,14 @@ async def _records(spec: JobSpec) -> list[Any]:
         return list(spec.input.items)
     assert isinstance(spec.input, DelimitedInput)
     return await asyncio.to_thread(_read_lines, spec.input.paths)
+
+
+def _upload_form(dataset: str, records: Sequence[Any]) -> tuple[bytes, str]:
+    """A multipart body holding the records as newline-delimited JSON, as the API client's `uploaded_add_file` sends
+    a file; and its content type."""
+    content = "".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in records).encode()
+    form = httpx.Request("POST", "http://upload", files={"file": (f"{dataset}.jsonl", content, "application/x-ndjson")})
+    return form.read(), form.headers["Content-Type"]
 
 
 def _read_lines(paths: Sequence[str]) -> list[Any]:

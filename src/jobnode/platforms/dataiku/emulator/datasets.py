@@ -134,7 +134,7 @@ async def upload_file(project_key: str, name: str, request: Request) -> Response
     dss = _dss(request)
     key = project(project_key)
     _uploaded(dss, key, name)
-    filename, content = _file_part(request.headers.get("content-type", ""), await request.body())
+    filename, content = await dss.run(_file_part, request.headers.get("content-type", ""), await request.body())
     records = await dss.run(dss.datasets.upload, key, name, filename, content)
     return json_response({"path": "/" + filename, "records": records})
 
