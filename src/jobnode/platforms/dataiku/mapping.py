@@ -70,13 +70,6 @@ ACTIVITY_PREFIX = "act."
 WAITER_FIRST, WAITER_FACTOR, WAITER_MAX = 0.2, 1.1, 15.0
 
 
-def to_ms(when: datetime) -> int:
-    """Epoch milliseconds (a naive datetime is taken as UTC)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
-
-
 def from_ms(ms: int | None) -> datetime | None:
     """A UTC datetime from epoch milliseconds; DSS's `0` ("not yet") and None are None."""
     return datetime.fromtimestamp(ms / 1000, UTC) if ms else None
@@ -345,10 +338,6 @@ class BuildOptions(StrictModel):
     outputs: list[str] | None = Field(default=None, description="build only these outputs of the recipe")
     refresh_hive_metastore: bool = False
     auto_update_schema: bool = Field(default=False, description="autoUpdateSchemaBeforeEachRecipeRun")
-
-
-#: JobSpec fields that tune jobnode's own engine and have no DSS counterpart: accepted, not sent
-IGNORED_FIELDS = ("batch_size", "workers", "max_attempts", "max_item_failures", "tags")
 
 
 def build_options(spec: JobSpec) -> BuildOptions:
