@@ -10,6 +10,7 @@ import pytest
 
 import jobnode
 from jobnode.service.process import ServiceProcess
+from tests.platforms.dataiku.steps import DATAIKU_FLOW, DATAIKU_STEPS
 from tests.platforms.nexus.receiver import Receiver, running_receiver
 from tests.platforms.nexus.steps import NEXUS_STEPS
 
@@ -31,6 +32,20 @@ def nexus_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceP
         steps=[NEXUS_STEPS],
         token=secrets.token_hex(16),
         extra_args=["--platform", "nexus"],
+    ) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="session")
+def dataiku_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """One Dataiku DSS emulator (`jobnode serve --platform dataiku`) for the session, with the test projects' flows
+    declared; each test uses a project of its own."""
+    with ServiceProcess(
+        tmp_path_factory.mktemp("dataiku"),
+        steps=[DATAIKU_STEPS],
+        token=secrets.token_hex(16),
+        extra_args=["--platform", "dataiku"],
+        env={"JOBNODE_DATAIKU_FLOW": str(DATAIKU_FLOW)},
     ) as svc:
         yield svc
 
