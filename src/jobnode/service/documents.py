@@ -103,6 +103,20 @@ class Documents:
             conn.execute("UPDATE documents SET body = ? WHERE seq = ?", (dumps(body), doc.seq))
         return Document(doc.seq, doc.kind, doc.id, doc.scope, doc.job_id, body, doc.created)
 
+    def put_many(
+        self, kind: str, bodies: Mapping[str, Mapping[str, Any]], *, scope: str = "", replace: bool = True
+    ) -> None:
+        """Store many documents (id -> body) in one transaction; an id that exists keeps its place in listings and
+        gets the new body when `replace`, else stays as it is. Repeating a call changes nothing more."""
+        now = time.time()
+        conflict = "DO UPDATE SET body = excluded.body" if replace else "DO NOTHING"
+        with self._store.write() as conn:
+            conn.executemany(
+                "INSERT INTO documents (platform, kind, id, scope, job_id, body, created) VALUES (?,?,?,?,NULL,?,?) "
+                f"ON CONFLICT (platform, kind, id) {conflict}",
+                [(self.platform, kind, doc_id, scope, dumps(dict(body)), now) for doc_id, body in bodies.items()],
+            )
+
     def delete(self, kind: str, doc_id: str) -> bool:
         with self._store.write() as conn:
             cur = conn.execute(
