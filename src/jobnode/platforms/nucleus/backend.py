@@ -384,15 +384,21 @@ def _read_lines(operation: mapping.Operation, path: str) -> list[dict[str, Any]]
 
 
 def _images(paths: Sequence[str]) -> _Payload:
-    """Images to append: remote ones by URL, local ones as files to send; a directory gives every file under it."""
+    """Images to append: remote ones by URL, local ones as files to send. A local directory, or a remote path that
+    ends with `/` (a prefix), gives every file under it; another remote path is one image (Nucleus reads it)."""
     found: list[str] = []
     for path in paths:
+        local = get_protocol(path) in LOCAL_PROTOCOLS
+        if not local and not path.endswith("/"):
+            found.append(path)
+            continue
         fs, root = fsspec.url_to_fs(path)
         if fs.isdir(root):
-            local = get_protocol(path) in LOCAL_PROTOCOLS
             found += [f if local else fs.unstrip_protocol(f) for f in sorted(fs.find(root))]
-        else:
+        elif local:
             found.append(path)
+        else:
+            raise ValueError(f"input.paths: {path} lists no images; name a prefix that holds some")
     local_files = [p for p in found if get_protocol(p) in LOCAL_PROTOCOLS]
     if local_files and len(local_files) != len(found):
         raise ValueError("input.paths: Nucleus takes local and remote images in separate appends; split them")
