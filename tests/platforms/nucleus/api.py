@@ -21,6 +21,10 @@ class NucleusApi:
     def call(self, method: str, route: str, *, key: str | None = None, **kwargs: Any) -> httpx.Response:
         return httpx.request(method, f"{self.url}/{route}", auth=(self.key if key is None else key, ""), **kwargs)
 
+    def upload(self, signed_url: str, content: bytes) -> httpx.Response:
+        """The SDK's PUT to a signed URL: no API key."""
+        return httpx.put(signed_url, content=content)
+
     def json(self, method: str, route: str, **kwargs: Any) -> Any:
         response = self.call(method, route, **kwargs)
         assert response.status_code == 200, response.text

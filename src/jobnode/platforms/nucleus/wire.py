@@ -107,7 +107,7 @@ class JobInfoRequest(Wire):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     dataset_id: str | None = None
-    job_types: list[str] = Field(default_factory=list)
+    job_types: list[str] | None = Field(default_factory=list, description="null or [] for every type")
     from_date: str | None = None
     to_date: str | None = None
     limit: int = Field(default=JOBS_LIMIT_MAX, ge=1, le=JOBS_LIMIT_MAX)

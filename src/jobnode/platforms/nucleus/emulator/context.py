@@ -33,13 +33,15 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from jobnode.core.models import DelimitedInput, ItemsInput, JobSpec, JobState
 from jobnode.platforms.nucleus import wire
 from jobnode.platforms.nucleus.emulator.steps import ANNOTATE_STEP, APPEND_STEP
 from jobnode.platforms.nucleus.mapping import format_time, parse_time
-from jobnode.service.emulation import Document, JobService, ServiceError
+from jobnode.service.emulation import Document, JobService, ServiceError, validation_error
 from jobnode.service.views import JobRecord
 
 BATCH_SIZE = 100
@@ -49,6 +51,7 @@ UPLOAD_URL_LIFETIME_MS = 3600 * 1000
 _READ_CHUNK = 10_000
 _STEPS = {wire.APPEND_JOB: APPEND_STEP, wire.ANNOTATE_JOB: ANNOTATE_STEP}
 _NOUNS = {wire.APPEND_JOB: "items", wire.ANNOTATE_JOB: "annotations"}
+M = TypeVar("M", bound=BaseModel)
 
 
 def now_ms() -> int:
@@ -68,6 +71,14 @@ def new_id(prefix: str) -> str:
 def _key(*parts: str) -> str:
     """A document id made of several names, none of which can be confused with another (`/` may be in them)."""
     return json.dumps(parts, separators=(",", ":"))
+
+
+def validated(model: type[M], value: Any) -> M:
+    """A request body (already parsed JSON) as `model`; what is wrong is a 400 naming each field."""
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        raise validation_error(list(exc.errors()), status=400) from None
 
 
 def parse_units(content: bytes, field: str) -> list[Any]:
@@ -266,7 +277,8 @@ class Nucleus:
 
     def list_jobs(self, request: wire.JobInfoRequest) -> list[wire.JobInfo]:
         """The jobs a `POST jobs/` asks for, newest first."""
-        unknown = [t for t in request.job_types if t not in wire.JOB_TYPES]
+        job_types = request.job_types or []
+        unknown = [t for t in job_types if t not in wire.JOB_TYPES]
         if unknown:
             raise bad(f"job_types: unknown job types {', '.join(unknown)}; use some of {', '.join(wire.JOB_TYPES)}")
         since = _bound(request.from_date, "from_date")
@@ -274,7 +286,7 @@ class Nucleus:
         docs = self.records.all("job", scope=request.dataset_id) if request.dataset_id else self.records.all("job")
         found = []
         for doc, record in self._with_records(docs):
-            if request.job_types and doc.body["job_type"] not in request.job_types:
+            if job_types and doc.body["job_type"] not in job_types:
                 continue
             created = doc.body["created"]
             if (since is not None and created < since) or (until is not None and created > until):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from jobnode.platforms.nucleus import wire
-from jobnode.platforms.nucleus.emulator.context import Nucleus
-from jobnode.service.emulation import json_response
+from jobnode.platforms.nucleus.emulator.context import Nucleus, validated
+from jobnode.service.emulation import json_response, read_json
 
 router = APIRouter(prefix="/dataset", tags=["datasets"])
 
@@ -18,8 +19,9 @@ def _nucleus(request: Request) -> Nucleus:
 
 
 @router.post("/create")
-def create_dataset(body: wire.CreateDatasetRequest, request: Request) -> Response:
-    doc = _nucleus(request).create_dataset(body)
+async def create_dataset(request: Request) -> Response:
+    body = validated(wire.CreateDatasetRequest, await read_json(request))
+    doc = await run_in_threadpool(_nucleus(request).create_dataset, body)
     return json_response(wire.CreatedDataset(dataset_id=doc.id, name=doc.body["name"]).to_wire())
 
 

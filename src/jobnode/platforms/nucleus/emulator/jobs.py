@@ -7,13 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from jobnode.platforms.nucleus import wire
-from jobnode.platforms.nucleus.emulator.context import Nucleus, bad, status
-from jobnode.service.emulation import json_response, parse_json, read_json, validation_error
+from jobnode.platforms.nucleus.emulator.context import Nucleus, bad, status, validated
+from jobnode.service.emulation import json_response, parse_json, read_json
 
 router = APIRouter(tags=["jobs"])
 Async = Annotated[str | None, Query(alias="async", description="1: run as an async job (the only way here)")]
@@ -31,10 +30,7 @@ def _async_only(value: str | None) -> None:
 
 async def _from_upload(request: Request) -> tuple[wire.AsyncUploadRequest, list[Any], Any]:
     """The request's upload: the units of the file uploaded for its `requestId`, and that file."""
-    try:
-        body = wire.AsyncUploadRequest.model_validate(await read_json(request))
-    except ValidationError as exc:
-        raise validation_error(list(exc.errors()), status=400) from None
+    body = validated(wire.AsyncUploadRequest, await read_json(request))
     dataset_id = request.path_params["dataset_id"]
     units, path = await run_in_threadpool(_nucleus(request).uploaded, dataset_id, body.request_id)
     return body, units, path
@@ -97,10 +93,7 @@ async def _multipart_items(nucleus: Nucleus, dataset_id: str, request: Request) 
 async def list_jobs(request: Request) -> Response:
     """The jobs a `JobInfoRequestPayload` asks for (every key optional here), newest first."""
     raw = await request.body()
-    try:
-        body = wire.JobInfoRequest.model_validate(parse_json(raw) if raw.strip() else {})
-    except ValidationError as exc:
-        raise validation_error(list(exc.errors()), status=400) from None
+    body = validated(wire.JobInfoRequest, parse_json(raw) if raw.strip() else {})
     infos = await run_in_threadpool(_nucleus(request).list_jobs, body)
     return json_response([i.to_wire() for i in infos])
 
