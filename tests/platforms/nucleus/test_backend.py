@@ -328,26 +328,57 @@ async def test_state_and_name_filters() -> None:
     assert len(bodies) == asked
 
 
-async def test_bulk_status_is_one_listing_and_the_details_of_ended_jobs() -> None:
-    jobs = [info("job_0", "Completed"), info("job_1", "Running"), info("job_other", "Running")]
+async def test_bulk_status_is_one_listing_and_the_details_of_jobs_that_ended_in_error() -> None:
+    jobs = [
+        info("job_0", "Completed", created="2024-01-01T00:00:00.005Z"),
+        info("job_1", "Running", created="2024-01-01T00:00:00.007Z"),
+        info("job_2", "Errored_User", created="2024-01-01T00:00:00.009Z"),
+        info("job_other", "Running"),
+    ]
+    bodies: list[dict[str, Any]] = []
+
+    def listing(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json=jobs)
+
+    missing = httpx.Response(404, json={"status_code": 404, "error": "no job"})
     answers = {
-        ("POST", JOBS): [jobs],
-        ("GET", "/v1/nucleus/job/job_0"): status_body("job_0", "Completed", total_steps="4", completed_steps="4"),
-        ("GET", "/v1/nucleus/job/job_old"): status_body("job_old", "Errored_Server"),
-        ("GET", "/v1/nucleus/job/job_old/info"): info("job_old", "Errored_Server"),
-        ("GET", "/v1/nucleus/job/job_gone"): httpx.Response(404, json={"status_code": 404, "error": "no job"}),
-        ("GET", "/v1/nucleus/job/job_gone/info"): httpx.Response(404, json={"status_code": 404, "error": "no job"}),
+        ("POST", JOBS): listing,
+        ("GET", "/v1/nucleus/job/job_2"): status_body("job_2", "Errored_User", message="2 of 2 annotations failed"),
+        ("GET", "/v1/nucleus/job/job_2/info"): info("job_2", "Errored_User"),
+        ("GET", "/v1/nucleus/job/job_old"): status_body("job_old", "Completed", total_steps="4", completed_steps="4"),
+        ("GET", "/v1/nucleus/job/job_old/info"): info("job_old", "Completed"),
+        ("GET", "/v1/nucleus/job/job_gone"): missing,
+        ("GET", "/v1/nucleus/job/job_gone/info"): missing,
     }
     s = Scripted(routes(answers))
-    found = await jobnode.AsyncClient(backend=s.backend).jobs.bulk_status(["job_0", "job_1", "job_old", "job_gone"])
-    assert {j.id: j.state for j in found} == {
+    client = jobnode.AsyncClient(backend=s.backend)
+    wanted = ["job_0", "job_1", "job_2", "job_old", "job_gone"]
+    found = {j.id: j for j in await client.jobs.bulk_status(wanted)}
+    assert {k: j.state for k, j in found.items()} == {
         "job_0": JobState.SUCCEEDED,
         "job_1": JobState.RUNNING,
-        "job_old": JobState.FAILED,  # older than the listing: read on its own
+        "job_2": JobState.FAILED,
+        "job_old": JobState.SUCCEEDED,  # older than the listing: read on its own
     }
-    assert next(j for j in found if j.id == "job_0").progress.items_total == 4
-    assert s.sent().count(JOBS) == 1
-    assert "/v1/nucleus/job/job_1" not in s.sent()  # a running job costs nothing more
+    assert found["job_2"].reason == "2 of 2 annotations failed"  # read whole: its message is its reason
+    assert found["job_old"].progress.items_total == 4
+    assert s.sent().count(JOBS) == 1 and bodies[0]["from_date"] is None  # none of them was known yet
+    assert not {"/v1/nucleus/job/job_0", "/v1/nucleus/job/job_1"} & set(s.sent())  # listed: nothing more to read
+
+    s.requests.clear()
+    await client.jobs.bulk_status(["job_0", "job_1"])
+    assert bodies[-1]["from_date"] == "2024-01-01T00:00:00.005Z"  # the listing starts at the oldest of them
+    assert s.sent() == [JOBS]
+
+
+async def test_one_job_alone_is_read_as_the_sdks_waiter_reads_it() -> None:
+    s = Scripted(routes({("GET", JOB): status_body(), ("GET", INFO): info()}))
+    client = jobnode.AsyncClient(backend=s.backend)
+    for _ in range(3):
+        [job] = await client.jobs.bulk_status(["job_1"])
+        assert job.state is JobState.RUNNING
+    assert sorted(s.sent()) == [JOB, JOB, JOB, INFO]  # its info is read once
 
 
 # -- errors and logs ------------------------------------------------------------------------------------------------

@@ -127,8 +127,8 @@ class NucleusBackend:
         )
         # signed URLs may point at another host (cloud storage): they never get the API key
         self._uploads = upload_transport or Transport("", timeout=timeout, retry=policy, platform="nucleus")
-        # job id -> creation time: the time of its errors, which Nucleus does not give
-        self._created: dict[str, datetime] = {}
+        # job id -> its info: its type and creation time never change, so a job's info is read once
+        self._infos: dict[str, wire.JobInfo] = {}
 
     @classmethod
     def from_settings(cls, settings: NucleusSettings) -> NucleusBackend:
@@ -201,22 +201,23 @@ class NucleusBackend:
     # -- reading jobs -------------------------------------------------------------------------------------------
 
     async def get_job(self, job_id: str) -> Job:
+        """The job's status (`GET job/{id}`, what the SDK's waiter polls) and, the first time, its info."""
         info, status = await asyncio.gather(self._info(job_id), self._status(job_id))
         return self._to_job(info, status)
 
     async def _info(self, job_id: str) -> wire.JobInfo:
-        response = await self.transport.request("GET", f"job/{job_id}/info")
-        return wire.JobInfo.model_validate_json(response.content)
+        if job_id not in self._infos:
+            response = await self.transport.request("GET", f"job/{job_id}/info")
+            self._infos[job_id] = wire.JobInfo.model_validate_json(response.content)
+        return self._infos[job_id]
 
     async def _status(self, job_id: str) -> wire.JobStatus:
         response = await self.transport.request("GET", f"job/{job_id}")
         return wire.JobStatus.model_validate_json(response.content)
 
     def _to_job(self, info: wire.JobInfo, status: wire.JobStatus | None) -> Job:
-        job = mapping.to_job(info, status, url=self.job_url(info.job_id))
-        if job.created_at is not None:
-            self._created[job.id] = job.created_at
-        return job
+        self._infos.setdefault(info.job_id, info)
+        return mapping.to_job(info, status, url=self.job_url(info.job_id))
 
     async def _list(self, request: wire.JobInfoRequest) -> list[wire.JobInfo]:
         # listing changes nothing: safe to repeat
@@ -268,24 +269,35 @@ class NucleusBackend:
         return Page(data=jobs, next_cursor=next_cursor)
 
     async def _get_many(self, job_ids: Sequence[str]) -> list[Job]:
-        """Many jobs in few requests: one listing gives their states; only the jobs that have ended are read whole
-        (their message and final counters), and those the listing missed (older than its 50,000 jobs) one by one."""
-        wanted = set(job_ids)
-        listed = {i.job_id: i for i in await self._list(wire.JobInfoRequest(show_completed=True)) if i.job_id in wanted}
+        """Many jobs in few requests: one listing (of the jobs created since the oldest of them that this backend
+        knows) gives their states; a job listed as ended in error is read whole for its message; a job the listing
+        misses is read on its own. A job listed `Completed` is not read again, so it carries no counters; one job
+        alone is simply read (`get_job`), as the SDK's waiter does."""
+        wanted = list(dict.fromkeys(job_ids))
+        if len(wanted) <= 1:
+            return [job for job in await asyncio.gather(*(self._job_or_none(j) for j in wanted)) if job is not None]
+        known = [self._infos[j].job_creation_time for j in wanted if j in self._infos]
+        since = min(known, key=lambda t: mapping.parse_time(t) or datetime.min.replace(tzinfo=UTC)) if known else None
+        request = wire.JobInfoRequest(show_completed=True, from_date=since)
+        listed = {i.job_id: i for i in await self._list(request) if i.job_id in set(wanted)}
 
         async def one(job_id: str) -> Job | None:
             info = listed.get(job_id)
-            try:
-                if info is None:
-                    return await self.get_job(job_id)
-                if mapping.job_state(info.job_last_known_status).is_terminal:
-                    return self._to_job(info, await self._status(job_id))
-            except NotFound:
-                return None
+            if info is None:
+                return await self._job_or_none(job_id)
+            state = mapping.job_state(info.job_last_known_status)
+            if state.is_terminal and state is not JobState.SUCCEEDED:
+                return await self._job_or_none(job_id)
             return self._to_job(info, None)
 
-        found = await asyncio.gather(*(one(j) for j in dict.fromkeys(job_ids)))
+        found = await asyncio.gather(*(one(j) for j in wanted))
         return [j for j in found if j is not None]
+
+    async def _job_or_none(self, job_id: str) -> Job | None:
+        try:
+            return await self.get_job(job_id)
+        except NotFound:
+            return None
 
     async def get_result(self, job_id: str) -> JobResult:
         """The job's state and counters; what it uploaded is in its dataset."""
@@ -295,13 +307,9 @@ class NucleusBackend:
     # -- errors, as errors and as log entries -------------------------------------------------------------------
 
     async def _errors(self, job_id: str) -> tuple[list[str], datetime]:
-        response = await self.transport.request("GET", f"job/{job_id}/errors")
-        texts = _ERRORS.validate_json(response.content)
-        created = self._created.get(job_id)
-        if created is None:
-            created = mapping.parse_time((await self._info(job_id)).job_creation_time) or datetime.fromtimestamp(0, UTC)
-            self._created[job_id] = created
-        return texts, created
+        response, info = await asyncio.gather(self.transport.request("GET", f"job/{job_id}/errors"), self._info(job_id))
+        created = mapping.parse_time(info.job_creation_time) or datetime.fromtimestamp(0, UTC)
+        return _ERRORS.validate_json(response.content), created
 
     async def get_errors(self, job_id: str, *, limit: int = 100) -> list[JobError]:
         """The job's most recent upload errors (Nucleus keeps 10,000), in the order Nucleus lists them (newest
