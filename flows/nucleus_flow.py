@@ -6,6 +6,7 @@ This is the pipeline of Nucleus's own guide (`append`, `sleep_until_complete()`,
 ends `Errored_*` fails its wait with its message (`jobnode.JobFailed`), after its errors have reached the log.
 
     python flows/nucleus_flow.py --block nucleus     # a saved NucleusCredentials block (Scale API key, dataset_id)
+    JOBNODE_TOKEN=... python flows/nucleus_flow.py --url http://127.0.0.1:8765/v1/nucleus --dataset-id ds_...
 
 A `NucleusCredentials` block says where Nucleus is (or the local `jobnode serve --platform nucleus`, at
 `http://127.0.0.1:8765/v1/nucleus`), the API key and the dataset. The images are placeholders: on Nucleus, name
@@ -88,10 +89,16 @@ def nucleus_flow(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--block", default="nucleus", help="the saved NucleusCredentials block to use")
+    parser.add_argument("--block", help="a saved NucleusCredentials block (default: --url and JOBNODE_TOKEN)")
+    parser.add_argument("--url", help="the Nucleus API, e.g. http://127.0.0.1:8765/v1/nucleus (default: Scale's)")
     parser.add_argument("--dataset-id", help="the dataset (default: the block's)")
     args = parser.parse_args()
-    nucleus_flow(credentials=NucleusCredentials.load(args.block), dataset_id=args.dataset_id)
+    if args.block:
+        credentials = NucleusCredentials.load(args.block)
+    else:
+        given = {"url": args.url, "dataset_id": args.dataset_id}
+        credentials = NucleusCredentials(**{k: v for k, v in given.items() if v})
+    nucleus_flow(credentials=credentials, dataset_id=args.dataset_id)
 
 
 if __name__ == "__main__":
