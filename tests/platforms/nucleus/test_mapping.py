@@ -118,6 +118,7 @@ def test_the_seeds_error_string_is_built_and_read_back() -> None:
     assert text == SEED_ERROR
     assert mapping.parse_upload_error(text) == ("bad_ref_id", "Item with id bad_ref_id doesn't exist.")
     assert mapping.parse_upload_error('{"item":{"reference_id":"x"},"error":"bad"}') == ("x", "bad")
+    assert wire.upload_error("annotation", 7, "not an object") == '{"annotation":7,"error":"not an object"}'
     assert mapping.parse_upload_error("the server broke") == (None, "the server broke")
     assert mapping.parse_upload_error('["not", "an", "error"]') == (None, '["not", "an", "error"]')
 

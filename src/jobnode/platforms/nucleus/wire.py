@@ -179,9 +179,10 @@ def camel(key: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def upload_error(kind: str, unit: dict[str, Any], error: str) -> str:
+def upload_error(kind: str, unit: Any, error: str) -> str:
     """One element of `job/{id}/errors`, as the seed shows it: the uploaded annotation (or item) with its null keys
-    left out and its top-level keys in camelCase, and the error, serialized compactly.
+    left out and its top-level keys in camelCase (anything else that was uploaded as it is), and the error,
+    serialized compactly.
 
     Example:
         ```python
@@ -189,7 +190,7 @@ def upload_error(kind: str, unit: dict[str, Any], error: str) -> str:
         # {"annotation":{"label":"car","referenceId":"bad_ref_id"},"error":"Item with id bad_ref_id doesn't exist."}
         ```
     """
-    body = {camel(k): v for k, v in unit.items() if v is not None}
+    body = {camel(k): v for k, v in unit.items() if v is not None} if isinstance(unit, dict) else unit
     return json.dumps({kind: body, "error": error}, separators=(",", ":"), ensure_ascii=False)
 
 
