@@ -344,6 +344,8 @@ async def test_bulk_status_is_one_listing_and_the_details_of_jobs_that_ended_in_
     missing = httpx.Response(404, json={"status_code": 404, "error": "no job"})
     answers = {
         ("POST", JOBS): listing,
+        ("GET", "/v1/nucleus/job/job_0"): status_body("job_0", "Completed"),
+        ("GET", "/v1/nucleus/job/job_0/info"): jobs[0],
         ("GET", "/v1/nucleus/job/job_2"): status_body("job_2", "Errored_User", message="2 of 2 annotations failed"),
         ("GET", "/v1/nucleus/job/job_2/info"): info("job_2", "Errored_User"),
         ("GET", "/v1/nucleus/job/job_old"): status_body("job_old", "Completed", total_steps="4", completed_steps="4"),
@@ -366,9 +368,10 @@ async def test_bulk_status_is_one_listing_and_the_details_of_jobs_that_ended_in_
     assert s.sent().count(JOBS) == 1 and bodies[0]["from_date"] is None  # none of them was known yet
     assert not {"/v1/nucleus/job/job_0", "/v1/nucleus/job/job_1"} & set(s.sent())  # listed: nothing more to read
 
+    await client.jobs.get("job_0")  # now known: its creation time with it
     s.requests.clear()
     await client.jobs.bulk_status(["job_0", "job_1"])
-    assert bodies[-1]["from_date"] == "2024-01-01T00:00:00.005Z"  # the listing starts at the oldest of them
+    assert bodies[-1]["from_date"] == "2024-01-01T00:00:00.005Z"  # the listing starts at the oldest one known
     assert s.sent() == [JOBS]
 
 

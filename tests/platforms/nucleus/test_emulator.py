@@ -244,7 +244,14 @@ async def test_unknown_jobs_and_wrong_keys(
             400,
             "requestId: String should match",
         ),
-        ("POST", "dataset/ds_nope/annotate?async=1", {"json": {"requestId": "r1"}}, 400, "requestId: nothing"),
+        ("POST", "dataset/ds_nope/annotate?async=1", {"json": {"requestId": "r1"}}, 404, "dataset_id: no dataset"),
+        (
+            "POST",
+            "dataset/ds_nope/append?async=1",
+            {"files": {"image": ("a.jpg", b"x")}},
+            404,
+            "dataset_id: no dataset",
+        ),
         (
             "POST",
             "dataset/{ds}/append?async=1",

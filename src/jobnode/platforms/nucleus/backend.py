@@ -24,6 +24,7 @@ import binascii
 import json
 import os
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +57,8 @@ DEFAULT_URL = NUCLEUS_URL
 #: what the SDK retries (`RetryStrategy.statuses`), and 429, which is transient whatever the SDK does
 NUCLEUS_RETRY = RetryPolicy(statuses=frozenset({429, 503, 504, 520, 524}))
 LOCAL_PROTOCOLS = frozenset({"file", "local"})
+#: the most job infos a backend keeps (a long-lived Airflow triggerer sees many jobs)
+INFOS_KEPT = 10_000
 _ERRORS = TypeAdapter(list[str])
 _INFOS = TypeAdapter(list[wire.JobInfo])
 
@@ -127,8 +130,9 @@ class NucleusBackend:
         )
         # signed URLs may point at another host (cloud storage): they never get the API key
         self._uploads = upload_transport or Transport("", timeout=timeout, retry=policy, platform="nucleus")
-        # job id -> its info: its type and creation time never change, so a job's info is read once
-        self._infos: dict[str, wire.JobInfo] = {}
+        # job id -> its info, for the jobs this backend started or read (the newest INFOS_KEPT): a job's type and
+        # creation time never change, so its info is read once
+        self._infos: OrderedDict[str, wire.JobInfo] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: NucleusSettings) -> NucleusBackend:
@@ -161,7 +165,7 @@ class NucleusBackend:
             request_id = await self._upload_ndjson(upload.dataset_id, _ndjson(payload.units))
             body = wire.AsyncUploadRequest(request_id=request_id, update=upload.update).to_wire()
             response = await self.transport.request("POST", upload.route, json=body)
-        info = wire.JobInfo.model_validate_json(response.content)
+        info = self._remember(wire.JobInfo.model_validate_json(response.content))
         return self._to_job(info, None)
 
     async def plan_job(self, spec: JobSpec) -> JobPlan:
@@ -206,17 +210,23 @@ class NucleusBackend:
         return self._to_job(info, status)
 
     async def _info(self, job_id: str) -> wire.JobInfo:
-        if job_id not in self._infos:
-            response = await self.transport.request("GET", f"job/{job_id}/info")
-            self._infos[job_id] = wire.JobInfo.model_validate_json(response.content)
-        return self._infos[job_id]
+        known = self._infos.get(job_id)
+        if known is not None:
+            return known
+        response = await self.transport.request("GET", f"job/{job_id}/info")
+        return self._remember(wire.JobInfo.model_validate_json(response.content))
+
+    def _remember(self, info: wire.JobInfo) -> wire.JobInfo:
+        self._infos[info.job_id] = info
+        if len(self._infos) > INFOS_KEPT:
+            self._infos.popitem(last=False)
+        return info
 
     async def _status(self, job_id: str) -> wire.JobStatus:
         response = await self.transport.request("GET", f"job/{job_id}")
         return wire.JobStatus.model_validate_json(response.content)
 
     def _to_job(self, info: wire.JobInfo, status: wire.JobStatus | None) -> Job:
-        self._infos.setdefault(info.job_id, info)
         return mapping.to_job(info, status, url=self.job_url(info.job_id))
 
     async def _list(self, request: wire.JobInfoRequest) -> list[wire.JobInfo]:
@@ -230,8 +240,8 @@ class NucleusBackend:
         Nucleus lists up to 50,000 jobs in one call and pages nothing: jobnode pages with `to_date` (the creation
         time of the oldest job listed, inclusive), dropping the jobs already listed at that time. `state` filters
         here, and leaves out `Completed` jobs on Nucleus when `succeeded` is not asked for (`show_completed`);
-        `name` is the job type (`uploadDatasetItems`, ...); `ids` reads those jobs (one listing, then the details
-        of those that have ended); Nucleus has no tags. A listing carries no progress counters.
+        `name` is the job type (`uploadDatasetItems`, ...); `ids` reads those jobs (see `_get_many`); Nucleus has
+        no tags. A listing carries no progress counters.
         """
         if query.ids is not None:
             return Page(data=await self._get_many(query.ids))

@@ -3,6 +3,7 @@ job's status, errors and info."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -23,29 +24,33 @@ def _nucleus(request: Request) -> Nucleus:
     return nucleus
 
 
-def _async_only(value: str | None) -> None:
-    if value != "1":
-        raise bad("async: this service runs uploads as async jobs; add ?async=1 (the SDK's asynchronous=True)")
-
-
-async def _from_upload(request: Request) -> tuple[wire.AsyncUploadRequest, list[Any], Any]:
+async def _from_upload(
+    nucleus: Nucleus, dataset_id: str, request: Request
+) -> tuple[wire.AsyncUploadRequest, list[Any], Path]:
     """The request's upload: the units of the file uploaded for its `requestId`, and that file."""
     body = validated(wire.AsyncUploadRequest, await read_json(request))
-    dataset_id = request.path_params["dataset_id"]
-    units, path = await run_in_threadpool(_nucleus(request).uploaded, dataset_id, body.request_id)
+    units, path = await run_in_threadpool(nucleus.uploaded, dataset_id, body.request_id)
     return body, units, path
+
+
+async def _starting(request: Request, dataset_id: str, run_async: str | None) -> Nucleus:
+    """The emulator, once the request may start a job: `?async=1`, and a dataset that exists."""
+    if run_async != "1":
+        raise bad("async: this service runs uploads as async jobs; add ?async=1 (the SDK's asynchronous=True)")
+    nucleus = _nucleus(request)
+    await run_in_threadpool(nucleus.dataset, dataset_id)
+    return nucleus
 
 
 @router.post("/dataset/{dataset_id}/append")
 async def append(dataset_id: str, request: Request, run_async: Async = None) -> Response:
     """Remote items (a `requestId` of an uploaded file), or local images (multipart: `items` and `image` parts)."""
-    _async_only(run_async)
-    nucleus = _nucleus(request)
+    nucleus = await _starting(request, dataset_id, run_async)
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         units, update = await _multipart_items(nucleus, dataset_id, request)
         doc = await run_in_threadpool(nucleus.start, dataset_id, wire.APPEND_JOB, units, update=update, source=None)
     else:
-        body, units, path = await _from_upload(request)
+        body, units, path = await _from_upload(nucleus, dataset_id, request)
         doc = await run_in_threadpool(
             nucleus.start, dataset_id, wire.APPEND_JOB, units, update=body.update, source=path
         )
@@ -54,9 +59,8 @@ async def append(dataset_id: str, request: Request, run_async: Async = None) -> 
 
 @router.post("/dataset/{dataset_id}/annotate")
 async def annotate(dataset_id: str, request: Request, run_async: Async = None) -> Response:
-    _async_only(run_async)
-    nucleus = _nucleus(request)
-    body, units, path = await _from_upload(request)
+    nucleus = await _starting(request, dataset_id, run_async)
+    body, units, path = await _from_upload(nucleus, dataset_id, request)
     doc = await run_in_threadpool(nucleus.start, dataset_id, wire.ANNOTATE_JOB, units, update=body.update, source=path)
     return await _started(nucleus, doc.id)
 
