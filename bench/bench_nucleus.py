@@ -1,6 +1,6 @@
 """Waiting on many Nucleus async jobs at once (issue 13): jobnode against the SDK's own waiter. Prints; asserts nothing.
 
-    .venv/bin/python bench/bench_nucleus.py [--jobs 1000] [--items 40] [--interval 5]
+    .venv/bin/python bench/bench_nucleus.py [--jobs 1000] [--items 200] [--threads 1] [--interval 5]
 
 A real `jobnode serve --platform nucleus` on 127.0.0.1 (its engine held to `--threads` batches at once, so that the
 jobs take a while) gets `--jobs` appends of `--items` items each, twice; in one run:
@@ -164,9 +164,9 @@ def report(name: str, result: dict[str, Any], interval: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=1000)
-    parser.add_argument("--items", type=int, default=40, help="items per append")
+    parser.add_argument("--items", type=int, default=200, help="items per append")
     parser.add_argument("--interval", type=float, default=5.0, help="jobnode's poll interval (the SDK's is 5 s)")
-    parser.add_argument("--threads", type=int, default=2, help="batches the service runs at once")
+    parser.add_argument("--threads", type=int, default=1, help="batches the service runs at once")
     args = parser.parse_args()
     token = secrets.token_hex(16)
     with (
