@@ -1,10 +1,12 @@
-"""The jobnode demo: a local job service, a real job with live progress and logs, then a DAG and a flow.
+"""The jobnode demo: a local job service, a real job with live progress and logs, then a DAG and a flow; then the
+Scale Nucleus example DAG and flow against the Nucleus emulator.
 
 Run it with `python3 dev.py demo`. Everything it makes lives in `.demo/` and the service is stopped at the end.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import secrets
@@ -13,6 +15,8 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+
+import httpx
 
 import jobnode
 from jobnode.progress import ProgressBar
@@ -91,6 +95,45 @@ def run_dag(service: ServiceProcess) -> None:
     subprocess.run([str(airflow), "dags", "test", "jobnode_example"], env=env, check=True)
 
 
+def run_nucleus() -> None:
+    """The Nucleus example DAG and flow (append, then annotate) against the Nucleus emulator."""
+    dag_file = ROOT / "dags" / "jobnode_nucleus_example.py"
+    if not dag_file.exists():
+        return
+    token = secrets.token_hex(16)
+    with ServiceProcess(DEMO / "nucleus", token=token, extra_args=["--platform", "nucleus"]) as nucleus:
+        url = nucleus.url + "/v1/nucleus"
+        heading(f"Scale Nucleus emulator on {url}: airflow dags test jobnode_nucleus_example")
+        created = httpx.post(f"{url}/dataset/create", json={"name": "demo"}, auth=(token, ""))
+        dataset_id = created.json()["dataset_id"]
+        connection = {
+            "conn_type": "jobnode_nucleus",
+            "host": url,
+            "password": token,
+            "extra": {"dataset_id": dataset_id},
+        }
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(DEMO / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW_CONN_JOBNODE_NUCLEUS_DEFAULT": json.dumps(connection),
+        }
+        airflow = Path(sys.executable).parent / "airflow"
+        subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([str(airflow), "dags", "test", "jobnode_nucleus_example"], env=env, check=True)
+
+        heading("Scale Nucleus: the Nucleus example flow")
+        flow_env = {
+            **os.environ,
+            "PREFECT_HOME": str(DEMO / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "JOBNODE_TOKEN": token,
+        }
+        flow = [sys.executable, str(ROOT / "flows" / "nucleus_flow.py"), "--url", url, "--dataset-id", dataset_id]
+        subprocess.run(flow, env=flow_env, check=True)
+
+
 def run_flow(service: ServiceProcess) -> None:
     flow_file = ROOT / "flows" / "example_flow.py"
     if not flow_file.exists():
@@ -112,6 +155,7 @@ def main() -> int:
         run_job(service)
         run_dag(service)
         run_flow(service)
+    run_nucleus()
     heading("done: the service is stopped; everything it made is in .demo/")
     return 0
 

@@ -51,6 +51,16 @@ def dataiku_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
 
 
 @pytest.fixture(scope="session")
+def nucleus_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """One Nucleus emulator (`jobnode serve --platform nucleus`, API under /v1/nucleus) for the session; each test
+    uses datasets of its own."""
+    with ServiceProcess(
+        tmp_path_factory.mktemp("nucleus"), token=secrets.token_hex(16), extra_args=["--platform", "nucleus"]
+    ) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="session")
 def nexus_receiver() -> Iterator[Receiver]:
     """A webhook receiver on 127.0.0.1 that Nexus jobs deliver their results to."""
     with running_receiver() as r:

@@ -291,8 +291,14 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
         job_id = self._waiting_on
         if job_id is None:
             return
+        from jobnode.core.errors import UnsupportedOperation
+
         with self._client() as client:
-            job = client.jobs.cancel(job_id)
+            try:
+                job = client.jobs.cancel(job_id)
+            except UnsupportedOperation as exc:
+                self.log.warning("job %s was not cancelled and goes on: %s", job_id, exc)
+                return
         self.log.info("cancelled job %s (it is %s)", job_id, job.state.value)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
@@ -330,14 +336,17 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
         )
 
     def _poll(self, client: Client, job_id: str, progress: Callable[[Job], None]) -> Job:
-        from jobnode.core.errors import WaitTimeout
+        from jobnode.core.errors import UnsupportedOperation, WaitTimeout
 
         try:
             return client.jobs.wait(
                 job_id, timeout=self.timeout, poll_interval=self.check_interval, on_progress=progress
             )
         except WaitTimeout as exc:
-            job = client.jobs.cancel(job_id)
+            try:
+                job = client.jobs.cancel(job_id)
+            except UnsupportedOperation as unsupported:
+                raise AirflowException(f"{exc}; it was not cancelled and goes on: {unsupported}") from exc
             raise AirflowException(f"{exc}; it was cancelled (it is {job.state.value})") from exc
 
     def _finish(self, context: Context, job: Job) -> dict[str, Any]:
@@ -531,7 +540,8 @@ class JobnodeCleanupOperator(_JobnodeTask):
     started, retries included), plus `job_ids`. A job is kept, with its outputs, when a job outside the cleanup
     reads them, when they are in `protect`, or (with `protect_outlets`) when its submit task declares outlet
     assets: downstream DAGs read those outputs. Jobs that have not ended are kept too. The rest is deleted in a
-    safe order (consumers before producers). By default the task runs whatever happened upstream
+    safe order (consumers before producers); on a platform that cannot delete jobs (Nucleus), every job is kept
+    and the log says so. By default the task runs whatever happened upstream
     (`trigger_rule="all_done"`), so a failed run is cleaned up as well. The plan, what was deleted and what was
     kept (and why) go to the task log; the task returns the cleanup report.
 
@@ -657,7 +667,8 @@ def _pulled(ti: Any, task_ids: list[str], key: str) -> list[Any]:
 
 
 class JobnodeCancelJobOperator(_JobnodeTask):
-    """Cancels a job (cancelling a job that has ended changes nothing) and returns its summary.
+    """Cancels a job (cancelling a job that has ended changes nothing) and returns its summary. On a platform that
+    cannot cancel jobs (Nucleus) it cancels nothing, says so in the task log, and returns the job as it is.
 
     Example:
         ```python
@@ -677,10 +688,15 @@ class JobnodeCancelJobOperator(_JobnodeTask):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from jobnode.airflow._results import job_summary, not_retryable
+        from jobnode.core.errors import UnsupportedOperation
 
         with self._client() as client:
             try:
                 job = client.jobs.cancel(self.job_id)
+            except UnsupportedOperation as exc:
+                # say what was not done, and how the job is, rather than fail a task that nothing can make succeed
+                job = client.jobs.get(self.job_id)
+                self.log.warning("job %s was not cancelled (it is %s): %s", job.id, job.state.value, exc)
             except Exception as exc:
                 not_retryable(exc, f"cannot cancel job {self.job_id}")
                 raise

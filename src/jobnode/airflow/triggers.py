@@ -119,7 +119,11 @@ class JobnodeJobTrigger(BaseTrigger):
         if not self.cancel_on_kill:
             return
         async with self._client() as client:
-            job = await client.jobs.cancel(self.job_id)
+            try:
+                job = await client.jobs.cancel(self.job_id)
+            except UnsupportedOperation as exc:
+                self.log.warning("job %s was not cancelled and goes on: %s", self.job_id, exc)
+                return
         self.log.info("cancelled job %s (it is %s)", self.job_id, job.state.value)
 
     def _client(self) -> Any:

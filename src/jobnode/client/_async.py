@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 
 from jobnode.client._capabilities import check, require
-from jobnode.client._cleanup import CleanupReport, cleanup
+from jobnode.client._cleanup import CleanupReport, cleanup, nothing_deleted
 from jobnode.client._watcher import Watcher
 from jobnode.core.backend import (
     Backend,
@@ -401,7 +401,8 @@ class AsyncJobs:
 
         A job is kept when it is not finished, has a sub-job that stays, or has an output that must stay: one in
         `protect` (artifact ids, e.g. a DAG's outlet assets), or one read by a job that stays. Works on every
-        platform: the lineage is what the platform knows (see `jobnode.client._cleanup`).
+        platform: the lineage is what the platform knows (see `jobnode.client._cleanup`). On a platform that cannot
+        delete jobs (Nucleus) nothing is deleted and every job is kept, the report saying why.
 
         Example:
             ```python
@@ -410,7 +411,8 @@ class AsyncJobs:
                 print(blocker.id, blocker.reason)
             ```
         """
-        check(self._backend, "delete")
+        if not self._backend.capabilities.delete:
+            return nothing_deleted(self._backend.platform, job_ids, dry_run=dry_run)
         return await cleanup(self._backend, job_ids, delete_outputs=delete_outputs, protect=protect, dry_run=dry_run)
 
 

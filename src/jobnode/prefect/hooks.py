@@ -54,7 +54,7 @@ def cancel_remote_jobs(
         resolved = await _resolve(credentials, (flow_run.parameters or {}).get(parameter))
         async with async_client(resolved) as client:
             cancelled = await cancel_flow_run_jobs(client, str(flow_run.id))
-        if not cancelled:
+        if not cancelled and client.backend.capabilities.cancel:
             run_logger().info("flow run %s has no running jobs to cancel", flow_run.id)
 
     return cancel_remote_jobs

@@ -107,23 +107,37 @@ async def wait(
             if cancel_on_timeout:
                 job = await cancel(client, job_id)
                 report.update(job)
-                logger.warning(
-                    "job %s was not finished after %gs, so it was cancelled (%s)", job_id, timeout, job.state.value
-                )
+                if client.backend.capabilities.cancel:
+                    logger.warning(
+                        "job %s was not finished after %gs, so it was cancelled (%s)", job_id, timeout, job.state.value
+                    )
             raise
         except asyncio.CancelledError:
             if cancel_on_timeout:
                 # Prefect cancels with anyio scopes, which would cancel this clean-up too unless shielded.
                 with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_GRACE):
                     job = await cancel(client, job_id, grace=0)
-                    logger.warning(
-                        "the wait for job %s was interrupted, so the job was cancelled (%s)", job_id, job.state.value
-                    )
+                    if client.backend.capabilities.cancel:
+                        logger.warning(
+                            "the wait for job %s was interrupted, so the job was cancelled (%s)",
+                            job_id,
+                            job.state.value,
+                        )
             raise
 
 
 async def cancel(client: AsyncClient, job_id: str, *, grace: float = CANCEL_GRACE) -> Job:
-    """Cancel the job and wait up to `grace` seconds for it to stop; cancelling an ended job changes nothing."""
+    """Cancel the job and wait up to `grace` seconds for it to stop; cancelling an ended job changes nothing. On a
+    platform that cannot cancel jobs (Nucleus) it cancels nothing, says so, and returns the job as it is."""
+    if not client.backend.capabilities.cancel:
+        job = await client.jobs.get(job_id)
+        run_logger().warning(
+            "job %s was not cancelled and goes on (it is %s): the %s platform cannot cancel jobs",
+            job_id,
+            job.state.value,
+            client.platform,
+        )
+        return job
     job = await client.jobs.cancel(job_id)
     if job.is_terminal or grace <= 0:
         return job
@@ -175,7 +189,14 @@ async def flow_run_jobs(client: AsyncClient, flow_run_id: str, *, active_only: b
 
 
 async def cancel_flow_run_jobs(client: AsyncClient, flow_run_id: str) -> list[Job]:
-    """Cancel every job of the flow run that has not ended yet."""
+    """Cancel every job of the flow run that has not ended yet (none, saying so, where the platform cannot)."""
+    if not client.backend.capabilities.cancel:
+        run_logger().warning(
+            "the jobs of flow run %s were not cancelled and go on: the %s platform cannot cancel jobs",
+            flow_run_id,
+            client.platform,
+        )
+        return []
     active = await flow_run_jobs(client, flow_run_id, active_only=True)
     cancelled = await asyncio.gather(*(cancel(client, job.id, grace=0) for job in active))
     if cancelled:
@@ -195,13 +216,16 @@ async def cleanup(
 ) -> CleanupReport:
     """Delete what the lineage rules allow of the jobs (by default, every job of the current flow run) and keep the
     rest, saying why."""
+    logger = run_logger()
+    if not client.backend.capabilities.delete:
+        logger.warning("nothing was deleted: the %s platform cannot delete jobs", client.platform)
+        job_ids = job_ids or []  # every job is kept, with the reason; no need to find the flow run's
     if job_ids is None:
         flow_run_id = current_flow_run_id()
         if flow_run_id is None:
             raise ValueError("job_ids: name the jobs to clean up (outside a flow run there are no run's jobs to take)")
         job_ids = [job.id for job in await flow_run_jobs(client, flow_run_id)]
     report = await client.jobs.cleanup(list(job_ids), delete_outputs=delete_outputs, protect=protect, dry_run=dry_run)
-    logger = run_logger()
     verb = "would delete" if dry_run else "deleted"
     logger.info(
         "cleanup %s %d job(s) and %d artifact(s); kept %d",

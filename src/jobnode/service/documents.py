@@ -81,6 +81,13 @@ class Documents:
         updated = self._table.update(self.platform, kind, doc_id, changes)
         return _document(*updated) if updated is not None else None
 
+    def put_many(
+        self, kind: str, bodies: Mapping[str, Mapping[str, Any]], *, scope: str = "", replace: bool = True
+    ) -> None:
+        """Store many documents (id -> body) in one transaction; an id that exists keeps its place in listings and
+        gets the new body when `replace`, else stays as it is. Repeating a call changes nothing more."""
+        self._table.put_many(self.platform, kind, bodies, scope, time.time(), replace=replace)
+
     def delete(self, kind: str, doc_id: str) -> bool:
         return self._table.delete(self.platform, kind, doc_id)
 

@@ -4,7 +4,8 @@
 - `guards`: the secret check (`bearer`, `basic_user`, `header(...)`), a per-secret rate limit, the `Host` check of a
   service without a token, and the request-size limit;
 - `responses`: strict JSON bodies in, compact JSON out;
-- `Documents` (the platform's own objects, stored beside the jobs) and `JobService` (the jobs themselves).
+- `Documents` (the platform's own objects, stored beside the jobs) and `JobService` (the jobs themselves);
+- `step` and `ItemError`, for an emulator whose platform's own processing (a Nucleus append) is a step of its own.
 
 An emulator is a function `create_app(service: JobService, *, token: str | None) -> ASGI app` named by its
 platform's descriptor; `jobnode serve --platform NAME` mounts it at the descriptor's `emulator_prefix`.
@@ -49,6 +50,7 @@ from jobnode.service.errors import (
     Unprocessable,
 )
 from jobnode.service.jobs import JobPage, JobService, LogPage, Submitted
+from jobnode.service.steps import ItemError, step
 from jobnode.service.store.logs import LOG_FIELDS, LogShape
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "Documents",
     "ErrorShape",
     "InvalidRequest",
+    "ItemError",
     "JobDeleted",
     "JobPage",
     "JobService",
@@ -88,6 +91,7 @@ __all__ = [
     "loopback_host",
     "parse_json",
     "read_json",
+    "step",
     "strict_loads",
     "validation_error",
 ]

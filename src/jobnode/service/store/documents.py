@@ -32,6 +32,26 @@ class DocumentTable:
             )
         return int(cur.lastrowid or 0)
 
+    def put_many(
+        self,
+        platform: str,
+        kind: str,
+        bodies: Mapping[str, Mapping[str, Any]],
+        scope: str,
+        now: float,
+        *,
+        replace: bool,
+    ) -> None:
+        """Store many documents (id -> body) in one transaction; an id that exists keeps its `seq` and gets the new
+        body when `replace`, else stays as it is."""
+        conflict = "DO UPDATE SET body = excluded.body" if replace else "DO NOTHING"
+        with self._db.write() as conn:
+            conn.executemany(
+                "INSERT INTO documents (platform, kind, id, scope, job_id, body, created) VALUES (?,?,?,?,NULL,?,?) "
+                f"ON CONFLICT (platform, kind, id) {conflict}",
+                [(platform, kind, doc_id, scope, dumps(dict(body)), now) for doc_id, body in bodies.items()],
+            )
+
     def get(self, platform: str, kind: str, doc_id: str) -> sqlite3.Row | None:
         return self._db.reader.execute(
             f"SELECT {_COLUMNS} FROM documents WHERE platform = ? AND kind = ? AND id = ?", (platform, kind, doc_id)
