@@ -4,7 +4,9 @@
 - `guards`: the secret check (`bearer`, `basic_user`, `header(...)`), a per-secret rate limit, the `Host` check of a
   service without a token, and the request-size limit;
 - `responses`: strict JSON bodies in, compact JSON out;
-- `Documents` (the platform's own objects, stored beside the jobs) and `JobService` (the jobs themselves).
+- `Documents` (the platform's own objects, stored beside the jobs) and `JobService` (the jobs themselves);
+- `compile_glob` and `select`: the service's include/exclude glob filtering of file paths (Cortex's rules), for an
+  emulator that lists its platform's files itself.
 
 An emulator is a function `create_app(service: JobService, *, token: str | None) -> ASGI app` named by its
 platform's descriptor; `jobnode serve --platform NAME` mounts it at the descriptor's `emulator_prefix`.
@@ -48,6 +50,7 @@ from jobnode.service.errors import (
     TooLarge,
     Unprocessable,
 )
+from jobnode.service.inputs import compile_glob, select
 from jobnode.service.jobs import JobPage, JobService, LogPage, Submitted
 
 __all__ = [
@@ -74,6 +77,7 @@ __all__ = [
     "any_of",
     "basic_user",
     "bearer",
+    "compile_glob",
     "decode_cursor",
     "encode_cursor",
     "field_path",
@@ -84,5 +88,6 @@ __all__ = [
     "loopback_host",
     "parse_json",
     "read_json",
+    "select",
     "validation_error",
 ]
