@@ -10,6 +10,7 @@ import pytest
 
 import jobnode
 from jobnode.service.process import ServiceProcess
+from tests.platforms.cortex.servers import S3, running_cortex, running_s3
 from tests.platforms.nexus.receiver import Receiver, running_receiver
 from tests.platforms.nexus.steps import NEXUS_STEPS
 
@@ -40,6 +41,20 @@ def nexus_receiver() -> Iterator[Receiver]:
     """A webhook receiver on 127.0.0.1 that Nexus jobs deliver their results to."""
     with running_receiver() as r:
         yield r
+
+
+@pytest.fixture(scope="session")
+def cortex_s3() -> Iterator[S3]:
+    """One S3-compatible server (moto) for the session, with the Cortex seed's bucket."""
+    with running_s3() as s3:
+        yield s3
+
+
+@pytest.fixture(scope="session")
+def cortex_service(tmp_path_factory: pytest.TempPathFactory, cortex_s3: S3) -> Iterator[ServiceProcess]:
+    """One Cortex emulator (`jobnode serve --platform cortex`) for the session, reading and writing `cortex_s3`."""
+    with running_cortex(tmp_path_factory.mktemp("cortex"), cortex_s3) as svc:
+        yield svc
 
 
 @pytest.fixture

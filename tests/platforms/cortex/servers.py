@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import fsspec
 import s3fs
 from moto.server import ThreadedMotoServer
 
@@ -66,3 +67,22 @@ def running_cortex(data_dir: Path, s3: S3) -> Iterator[ServiceProcess]:
         env=s3.env(),
     ) as service:
         yield service
+
+
+@contextmanager
+def fsspec_configured(s3: S3) -> Iterator[None]:
+    """fsspec in this process reaches `s3`, as `FSSPEC_S3_ENDPOINT_URL` and `AWS_*` in a fresh process's
+    environment would do it (fsspec reads its environment once, on import)."""
+    saved = fsspec.config.conf.get("s3")
+    fsspec.config.conf["s3"] = {
+        "endpoint_url": s3.endpoint,
+        "key": AWS["AWS_ACCESS_KEY_ID"],
+        "secret": AWS["AWS_SECRET_ACCESS_KEY"],
+    }
+    try:
+        yield
+    finally:
+        if saved is None:
+            fsspec.config.conf.pop("s3", None)
+        else:
+            fsspec.config.conf["s3"] = saved
