@@ -95,6 +95,7 @@ def test_the_submission_s_answer_has_the_seed_s_fields() -> None:
     body = submitted_json(_job(timeout=3600, config={"a": 1}))
     assert set(body) == SEED_SUBMITTED | {"start_time"}
     assert (body["timeout"], body["config"], body["sqs_dead_letter_queue"]) == (3600, {"a": 1}, None)
+    assert submitted_json(_job())["config"] == {}
 
 
 def test_the_deadline_counts_from_submission() -> None:

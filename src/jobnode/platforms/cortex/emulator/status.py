@@ -13,7 +13,9 @@ that runs it (`JobRecord`, once enqueued).
 | its enqueuing failed / the service stopped meanwhile | `status_enqueue_failed`         |
 
 Fields besides the seed's: `timeout`, `sqs_dead_letter_queue`, `total_batch_count` and `start_time`, which the
-0.28 operator sends too. `created_time` and `start_time` are both the submission's time (Cortex's `StartTime`).
+0.28 operator sends too. `created_time` and `start_time` are both the submission's time (Cortex's `StartTime`). A
+job submitted without a `config` has `{}` (the seed's shape; Go would write `null`); `timeout` and
+`sqs_dead_letter_queue` are `null` when the submission has none.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def submitted_json(job: CortexJob) -> dict[str, Any]:
         "api_name": job.api,
         "kind": wire.BATCH_API,
         "workers": job.workers,
-        "config": job.config,
+        "config": job.config or {},
         "api_id": job.api_id,
         "sqs_url": "",
         "timeout": job.timeout,
@@ -176,7 +178,7 @@ def job_status_json(job: CortexJob, record: JobRecord | None, metrics: Metrics) 
         "api_name": job.api,
         "kind": wire.BATCH_API,
         "workers": job.workers,
-        "config": job.config,
+        "config": job.config or {},
         "api_id": job.api_id,
         "sqs_url": "",
         "status": wire.STATUS_PREFIX + status,
