@@ -14,8 +14,8 @@ from datetime import datetime
 import anyio
 
 from jobnode.client import AsyncClient, CleanupReport
-from jobnode.core.errors import Conflict, NotFound, WaitTimeout
-from jobnode.core.models import Job, JobSpec, JobState, LogEntry, LogLevel
+from jobnode.core.errors import Conflict, NotFound, UnsupportedOperation, WaitTimeout
+from jobnode.core.models import DeleteBlocker, DeletePlan, Job, JobSpec, JobState, LogEntry, LogLevel
 from jobnode.prefect.artifacts import ProgressReport, format_entry, publish_summary
 from jobnode.prefect.context import current_flow_run_id, flow_run_tag, idempotency_key, run_logger, tagged
 from jobnode.prefect.models import LogSummary
@@ -144,8 +144,16 @@ async def forward_logs(
     first_errors: int = 10,
 ) -> LogSummary:
     """Stream the job's log entries (page by page, in constant memory) into the run logger, each at its level, and
-    publish the markdown and table artifacts of the job."""
+    publish the markdown and table artifacts of the job. A platform without a logs API (Cortex) forwards none, and
+    says so in a warning."""
     logger = run_logger()
+    if not client.backend.capabilities.logs:
+        logger.warning(
+            "%s: job %s has no log entries to forward", UnsupportedOperation(client.platform, "logs"), job_id
+        )
+        summary = LogSummary(job_id=job_id)
+        await publish_summary(summary, await client.jobs.get(job_id))
+        return summary
     counts: Counter[str] = Counter()
     errors: list[LogEntry] = []
     async for entry in client.jobs.iter_logs(
@@ -194,7 +202,13 @@ async def cleanup(
     dry_run: bool = False,
 ) -> CleanupReport:
     """Delete what the lineage rules allow of the jobs (by default, every job of the current flow run) and keep the
-    rest, saying why."""
+    rest, saying why. On a platform that cannot delete jobs (Cortex) every job is kept, and a warning says so."""
+    if not client.backend.capabilities.delete:
+        unsupported = UnsupportedOperation(client.platform, "delete")
+        kept = [DeleteBlocker(kind="unsupported", id=j, reason=str(unsupported)) for j in job_ids or []]
+        run_logger().warning("%s: cleanup kept %d job(s)", unsupported, len(kept))
+        plan = DeletePlan(targets=[b.id for b in kept], allowed=False, dry_run=dry_run, blockers=kept)
+        return CleanupReport(plan=plan, kept=kept)
     if job_ids is None:
         flow_run_id = current_flow_run_id()
         if flow_run_id is None:
