@@ -33,3 +33,10 @@ def test_nothing_but_whitespace_has_no_items() -> None:
 def test_a_bad_item_is_named(data: bytes, message: str) -> None:
     with pytest.raises(ndjson.BadItem, match=message):
         list(ndjson.values(data))
+
+
+def test_the_bytes_an_item_takes_in_a_message_are_bounded_by_its_text() -> None:
+    [plain, html, spaced] = ndjson.values('{"a": "é"}\n"<&>"\n{ "b" : 1 }\n'.encode())
+    assert (plain.size, plain.message_size) == (11, 11)
+    assert (html.size, html.message_size) == (5, 20)  # Go writes \u003c\u0026\u003e
+    assert (spaced.size, spaced.message_size) == (11, 11)  # compact JSON takes 7: the bound is not exact

@@ -57,8 +57,14 @@ def read(path: str) -> bytes:
     return data
 
 
-def write(path: str, chunks: Iterable[bytes]) -> None:
-    """Write an object from chunks of bytes (replacing it)."""
+def write(path: str, chunks: Iterable[bytes], *, block: int = 1 << 20) -> None:
+    """Write an object from chunks of bytes (replacing it), in writes of about `block` bytes (small chunks, such as
+    lines, would cost a call each)."""
+    pending = bytearray()
     with fsspec.open(path, "wb") as fh:
         for chunk in chunks:
-            fh.write(chunk)
+            pending += chunk
+            if len(pending) >= block:
+                fh.write(bytes(pending))
+                pending.clear()
+        fh.write(bytes(pending))
