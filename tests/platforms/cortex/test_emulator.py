@@ -340,6 +340,9 @@ class TestErrors:
         response = http.post("/test-api", params={"dryRun": "true"}, json=body)
         assert response.status_code == 400 and response.headers["content-type"].startswith("text/plain")
         assert response.text == "\ndelimited_files: no s3 files match search criteria\n"
+        # a body that is not a submission is refused before the dry run, as JSON
+        not_json = http.post("/test-api", params={"dryRun": "true"}, content=b"{nope")
+        assert (not_json.status_code, not_json.json()["kind"]) == (400, "error")
 
     def test_status_and_stop_need_a_job_id(self, http: httpx.Client) -> None:
         for method in ("GET", "DELETE"):

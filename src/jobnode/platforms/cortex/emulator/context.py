@@ -140,18 +140,16 @@ class Cortex:
             raise CortexError(INVALID_S3_PATH, f"config: {DEST_S3_DIR}: {submissions.invalid_s3_path(str(dest))}")
         return params
 
-    def dry_run(self, api_name: str, raw: bytes) -> str:
+    def dry_run(self, api_name: str, submission: wire.Submission) -> str:
         """Cortex's dry run: the S3 objects the job would read, one per line, then `validations passed`."""
         step = self.api(api_name)
-        submission = submissions.parse(raw)
         files = submissions.validate(submission)
         self._params(step, submission.config)
         return "".join(f"{path}\n" for path in files or []) + wire.VALIDATIONS_PASSED
 
-    def submit(self, api_name: str, raw: bytes) -> CortexJob:
+    def submit(self, api_name: str, submission: wire.Submission) -> CortexJob:
         """Check a submission, record the job and start enqueuing it; the job as Cortex answers it."""
         step = self.api(api_name)
-        submission = submissions.parse(raw)
         files = submissions.validate(submission)
         params = self._params(step, submission.config)
         dest = (submission.config or {}).get(DEST_S3_DIR)

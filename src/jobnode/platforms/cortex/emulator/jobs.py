@@ -8,6 +8,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from jobnode.platforms.cortex import messages
+from jobnode.platforms.cortex.emulator import submissions
 from jobnode.platforms.cortex.emulator.context import Cortex
 from jobnode.platforms.cortex.emulator.errors import GO_ERROR, QUERY_PARAM_REQUIRED, CortexError
 from jobnode.platforms.cortex.emulator.status import response_json, submitted_json
@@ -42,15 +43,14 @@ async def submit(api_name: str, request: Request) -> Response:
     raw = await request.body()
     if len(raw) > messages.REQUEST_LIMIT:
         raise CortexError(GO_ERROR, "http: request body too large (a submission may take 10 MiB; put the data in S3)")
+    submission = submissions.parse(raw)  # a body that is not a submission is refused as JSON, dry run or not
     if request.query_params.get("dryRun") in _TRUE:
         try:
-            listing = await run_in_threadpool(cortex.dry_run, api_name, raw)
-        except CortexError as exc:
-            if exc.code in (GO_ERROR,) and exc.message.startswith("json:"):
-                raise
+            listing = await run_in_threadpool(cortex.dry_run, api_name, submission)
+        except CortexError as exc:  # "plain text response for dry run because it is typically consumed by people"
             return PlainTextResponse(f"\n{exc.message}\n", status_code=400)
         return PlainTextResponse(listing)
-    job = await run_in_threadpool(cortex.submit, api_name, raw)
+    job = await run_in_threadpool(cortex.submit, api_name, submission)
     return json_response(submitted_json(job))
 
 
