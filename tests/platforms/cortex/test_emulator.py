@@ -146,6 +146,10 @@ class TestStates:
         assert done.ended_at - done.created_at >= timedelta(seconds=1)
         assert (await status(ahttp, done))["timeout"] == 1
 
+    async def test_a_timeout_of_centuries_never_ends_a_job(self, cortex: CortexBackend) -> None:
+        done = await run(cortex, "test-api", ItemsInput(items=[1]), timeout=10**15)
+        assert done.state is JobState.SUCCEEDED
+
     async def test_stop(self, cortex: CortexBackend, ahttp: httpx.AsyncClient) -> None:
         job = await cortex.create_job(
             JobSpec(step="test-api", input=ItemsInput(items=[{"sleep": 30}] * 4), workers=2, batch_size=1)

@@ -278,7 +278,10 @@ class CortexBackend:
             raise JobnodeError(f"cortex: cannot list {artifact_id}: {exc}") from None
         seen = 0
         for path in objects:
-            data = await asyncio.to_thread(s3.read, path)
+            try:
+                data = await asyncio.to_thread(s3.read, path)
+            except OSError as exc:
+                raise JobnodeError(f"cortex: cannot read {path}: {exc}") from None
             try:
                 records = [v.value for v in ndjson.values(data)]
             except ndjson.BadItem as exc:

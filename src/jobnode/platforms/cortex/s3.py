@@ -24,7 +24,10 @@ from jobnode.platforms.cortex.paths import SCHEME, split
 
 
 def _filesystem(path: str) -> Any:
-    fs, _ = fsspec.core.url_to_fs(path)
+    try:
+        fs, _ = fsspec.core.url_to_fs(path)
+    except ImportError:
+        raise OSError("reading S3 needs the s3fs package in this environment (pip install s3fs)") from None
     return fs
 
 
@@ -33,7 +36,7 @@ def list_objects(path: str) -> list[str]:
 
     Raises:
         ValueError: not an S3 path.
-        OSError: S3 refused or could not be reached (a missing bucket, no permission).
+        OSError: S3 refused or could not be reached (a missing bucket, no permission), or s3fs is not installed.
     """
     bucket, key = split(path)
     fs = _filesystem(path)
@@ -52,7 +55,7 @@ def list_objects(path: str) -> list[str]:
 
 def read(path: str) -> bytes:
     """An object's bytes."""
-    with fsspec.open(path, "rb") as fh:
+    with _filesystem(path).open(path, "rb") as fh:
         data: bytes = fh.read()
     return data
 
@@ -61,7 +64,7 @@ def write(path: str, chunks: Iterable[bytes], *, block: int = 1 << 20) -> None:
     """Write an object from chunks of bytes (replacing it), in writes of about `block` bytes (small chunks, such as
     lines, would cost a call each)."""
     pending = bytearray()
-    with fsspec.open(path, "wb") as fh:
+    with _filesystem(path).open(path, "wb") as fh:
         for chunk in chunks:
             pending += chunk
             if len(pending) >= block:

@@ -64,10 +64,19 @@ ERRORS_COUNTED = 10_000
 TIMED_ITEMS = 1000
 #: jobs besides those in progress that the operator's listing shows
 RECENT_JOBS = 10
+#: deadlines from here on (nanoseconds; the year 2116) do not stop a job: a timeout that long never ends it
+LATEST_DEADLINE = 2**62
 
 
 def _now_ns() -> int:
     return time.time_ns()
+
+
+def _stop_at(deadline: int | None) -> datetime | None:
+    """The local job's stop time; a deadline past what a datetime holds (a timeout of centuries) is none."""
+    if deadline is None or deadline >= LATEST_DEADLINE:
+        return None
+    return datetime.fromtimestamp(deadline / 1e9, UTC)
 
 
 class Cortex:
@@ -187,10 +196,25 @@ class Cortex:
         except enqueuing.EnqueueFailed as exc:
             self._end(job, "enqueue_failed", f"failed to enqueue all batches: {exc}")
             return
-        except Exception:  # a thread must not die silently: the job says it failed
-            log.exception("cortex job %s (%s api): enqueuing failed unexpectedly", job.id, job.api)
-            self._end(job, "unexpected_error", "enqueuing failed unexpectedly")
+        except Exception as exc:  # anything that stops Cortex's enqueuer fails the enqueuing, as there
+            log.exception("cortex job %s (%s api): enqueuing failed", job.id, job.api)
+            self._end(job, "enqueue_failed", f"failed to enqueue all batches: {type(exc).__name__}")
             return
+        try:
+            self._run(job, step, submission, enqueued, params)
+        except Exception:  # a thread must not die silently: the job says it failed
+            log.exception("cortex job %s (%s api): the local job could not be created", job.id, job.api)
+            self._end(job, "unexpected_error", "the local job could not be created")
+
+    def _run(
+        self,
+        job: CortexJob,
+        step: Step,
+        submission: wire.Submission,
+        enqueued: enqueuing.Enqueued,
+        params: dict[str, Any],
+    ) -> None:
+        """Hand the enqueued items to the engine as a local job, unless the job was stopped or timed out meanwhile."""
         queue = submission.sqs_dead_letter_queue
         deadline = job.deadline
         spec = JobSpec(
@@ -202,7 +226,7 @@ class Cortex:
             batch_size=submission.batch_size(),
             workers=min(job.workers, MAX_WORKERS),
             max_attempts=queue.max_receive_count if queue is not None else 1,
-            stop_at=datetime.fromtimestamp(deadline / 1e9, UTC) if deadline is not None else None,
+            stop_at=_stop_at(deadline),
             tags=[f"cortex-api:{job.api}"],
         )
         with self._lock:
@@ -212,12 +236,7 @@ class Cortex:
             if deadline is not None and _now_ns() >= deadline:
                 self._end(current, "timed_out", f"terminating job after exceeding the timeout of {job.timeout}s")
                 return
-            try:
-                submitted = self.service.submit(spec, items=enqueued.items)
-            except Exception:
-                log.exception("cortex job %s (%s api): the local job could not be created", job.id, job.api)
-                self._end(current, "unexpected_error", "the local job could not be created")
-                return
+            submitted = self.service.submit(spec, items=enqueued.items)
             self._save(
                 current, status=None, local_job=submitted.record.id, total_batch_count=submitted.record.batches_total
             )

@@ -43,7 +43,8 @@ async def submit(api_name: str, request: Request) -> Response:
     raw = await request.body()
     if len(raw) > messages.REQUEST_LIMIT:
         raise CortexError(GO_ERROR, "http: request body too large (a submission may take 10 MiB; put the data in S3)")
-    submission = submissions.parse(raw)  # a body that is not a submission is refused as JSON, dry run or not
+    # a body that is not a submission is refused as JSON, dry run or not
+    submission = await run_in_threadpool(submissions.parse, raw)
     if request.query_params.get("dryRun") in _TRUE:
         try:
             listing = await run_in_threadpool(cortex.dry_run, api_name, submission)
