@@ -37,10 +37,8 @@ from jobnode.core.models import (
     Progress,
 )
 from jobnode.platforms.cortex import messages, wire
-from jobnode.platforms.cortex.paths import is_s3_path, results_prefix
+from jobnode.platforms.cortex.paths import DEST_S3_DIR, is_s3_path, results_prefix
 
-#: the config key under which a job names the S3 directory of its results (Cortex's examples' convention)
-DEST_S3_DIR = "dest_s3_dir"
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
 _STATES: dict[str, JobState] = {

@@ -11,6 +11,8 @@ Example:
 from __future__ import annotations
 
 SCHEME = "s3://"
+#: the config key under which a job names the S3 directory of its results (Cortex's examples' convention)
+DEST_S3_DIR = "dest_s3_dir"
 #: the file of a job's results under its results prefix (newline-delimited JSON, one result per item)
 RESULTS_FILE = "results.jsonl"
 

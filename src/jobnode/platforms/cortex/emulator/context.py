@@ -46,8 +46,7 @@ from jobnode.platforms.cortex.emulator.errors import (
     CortexError,
 )
 from jobnode.platforms.cortex.emulator.status import ENQUEUING, IN_PROGRESS, CortexJob, Metrics, code
-from jobnode.platforms.cortex.mapping import DEST_S3_DIR
-from jobnode.platforms.cortex.paths import RESULTS_FILE, is_s3_path, results_prefix
+from jobnode.platforms.cortex.paths import DEST_S3_DIR, RESULTS_FILE, is_s3_path, results_prefix
 from jobnode.service.emulation import JobService, Unprocessable
 from jobnode.service.steps import Step
 from jobnode.service.views import JobRecord
