@@ -318,9 +318,9 @@ class TestErrors:
                 "config: top_k: ",
             ),
             (
-                {"workers": 1, "item_list": {"items": [1], "batch_size": 1}, "config": {"dest_s3_dir": "/tmp/out"}},
+                {"workers": 1, "item_list": {"items": [1], "batch_size": 1}, "config": {"dest_s3_dir": "/data/out"}},
                 "aws.invalid_s3_path",
-                'config: dest_s3_dir: "/tmp/out" is not a valid s3 path',
+                'config: dest_s3_dir: "/data/out" is not a valid s3 path',
             ),
         ],
     )

@@ -64,7 +64,7 @@ class TestAirflow:
         with pytest.raises(ConfigurationError, match="url"):
             get_platform("cortex").make_settings(token="t")
         with pytest.raises(ConfigurationError, match="dest_s3_dir: Value error, give an S3 directory"):
-            get_platform("cortex").make_settings(url="http://x", dest_s3_dir="/tmp/results")
+            get_platform("cortex").make_settings(url="http://x", dest_s3_dir="/data/results")
 
     def test_the_hook_tests_the_connection_through_the_api_s_listing(
         self, monkeypatch: pytest.MonkeyPatch, cortex_service: ServiceProcess
