@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,6 +14,9 @@ from jobnode.service.process import ServiceProcess
 from tests.platforms.dataiku.steps import DATAIKU_FLOW, DATAIKU_STEPS
 from tests.platforms.nexus.receiver import Receiver, running_receiver
 from tests.platforms.nexus.steps import NEXUS_STEPS
+
+if TYPE_CHECKING:
+    from tests.platforms.cortex.servers import S3
 
 TEST_STEPS = "tests.steps"
 
@@ -65,6 +69,24 @@ def nexus_receiver() -> Iterator[Receiver]:
     """A webhook receiver on 127.0.0.1 that Nexus jobs deliver their results to."""
     with running_receiver() as r:
         yield r
+
+
+@pytest.fixture(scope="session")
+def cortex_s3() -> Iterator[S3]:
+    """One S3-compatible server (moto) for the session, with the Cortex seed's bucket."""
+    from tests.platforms.cortex.servers import running_s3  # moto loads slowly: only where it is used
+
+    with running_s3() as s3:
+        yield s3
+
+
+@pytest.fixture(scope="session")
+def cortex_service(tmp_path_factory: pytest.TempPathFactory, cortex_s3: S3) -> Iterator[ServiceProcess]:
+    """One Cortex emulator (`jobnode serve --platform cortex`) for the session, reading and writing `cortex_s3`."""
+    from tests.platforms.cortex.servers import running_cortex
+
+    with running_cortex(tmp_path_factory.mktemp("cortex"), cortex_s3) as svc:
+        yield svc
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, TriggerRule, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from jobnode.airflow.links import XCOM_JOB_ID, XCOM_JOB_IDS, XCOM_JOB_URL, JobnodeJobLink
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from jobnode.airflow.triggers import JobEventPayload
     from jobnode.client import Client
+    from jobnode.core.backend import Capability
     from jobnode.core.models import Job, JobSpec, LogEntry
 
 DEFAULT_CONN_ID = "jobnode_default"
@@ -385,7 +386,8 @@ class JobnodeFetchLogsOperator(_JobnodeTask):
     Every entry that matches the filters is read, page by page (never all in memory, whatever the size of the log).
     With `output_path`, the entries are also written as JSON lines to that `ObjectStoragePath` (any fsspec URL:
     `file:///...`, `s3://...`). The summary counts entries by level and keeps the first errors; with `max_errors`,
-    more error entries than that fail the task.
+    more error entries than that fail the task. On a platform without a logs API (Cortex) the task is skipped,
+    saying so.
 
     Example:
         ```python
@@ -479,17 +481,19 @@ class JobnodeFetchLogsOperator(_JobnodeTask):
         counts: Counter[str] = Counter()
         first: list[str] = []
         path = ObjectStoragePath(self.output_path) if self.output_path else None
-        with self._client() as client, path.open("w") if path is not None else _nowhere() as sink:  # type: ignore[no-untyped-call]
+        with self._client() as client:
             context["ti"].xcom_push(key=XCOM_JOB_URL, value=client.job_url(self.job_id))
-            for entry in client.jobs.iter_logs(self.job_id, **filters):
-                counts[entry.level.value] += 1
-                line = _log_line(entry)
-                if entry.level is LogLevel.ERROR and len(first) < self.first_errors:
-                    first.append(line)
-                if self.echo:
-                    self.log.log(_LEVELS[entry.level.value], "%s", line)
-                if sink is not None:
-                    sink.write(entry.model_dump_json() + "\n")
+            _skip_unless(client, "logs", f"job {self.job_id} has no log entries to fetch")
+            with path.open("w") if path is not None else _nowhere() as sink:  # type: ignore[no-untyped-call]
+                for entry in client.jobs.iter_logs(self.job_id, **filters):
+                    counts[entry.level.value] += 1
+                    line = _log_line(entry)
+                    if entry.level is LogLevel.ERROR and len(first) < self.first_errors:
+                        first.append(line)
+                    if self.echo:
+                        self.log.log(_LEVELS[entry.level.value], "%s", line)
+                    if sink is not None:
+                        sink.write(entry.model_dump_json() + "\n")
         summary = {
             "job_id": self.job_id,
             "entries": sum(counts.values()),
@@ -513,6 +517,14 @@ class JobnodeFetchLogsOperator(_JobnodeTask):
 
 
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+
+def _skip_unless(client: Client, capability: Capability, consequence: str) -> None:
+    """Skip the task, saying so plainly, when the platform does not offer the operation it is for."""
+    if not client.backend.capabilities.supports(capability):
+        from jobnode.core.errors import UnsupportedOperation
+
+        raise AirflowSkipException(f"{UnsupportedOperation(client.platform, capability)}: {consequence}")
 
 
 @contextmanager
@@ -543,7 +555,8 @@ class JobnodeCleanupOperator(_JobnodeTask):
     safe order (consumers before producers); on a platform that cannot delete jobs (Nucleus), every job is kept
     and the log says so. By default the task runs whatever happened upstream
     (`trigger_rule="all_done"`), so a failed run is cleaned up as well. The plan, what was deleted and what was
-    kept (and why) go to the task log; the task returns the cleanup report.
+    kept (and why) go to the task log; the task returns the cleanup report. On a platform that cannot delete jobs
+    (Cortex) the task is skipped, saying so: every job is kept.
 
     Example:
         ```python
@@ -607,6 +620,7 @@ class JobnodeCleanupOperator(_JobnodeTask):
             self.log.info("no jobs to clean up")
             return {"jobs": [], "deleted_jobs": [], "deleted_artifacts": [], "kept": []}
         with self._client() as client:
+            _skip_unless(client, "delete", f"jobs {', '.join(job_ids)} are kept")
             protect = [*self.protect]
             if self.protect_outlets:
                 protect += self._outlet_outputs(client, ti, [t.task_id for t in tasks if t.outlets])

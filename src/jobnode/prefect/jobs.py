@@ -14,7 +14,7 @@ from datetime import datetime
 import anyio
 
 from jobnode.client import AsyncClient, CleanupReport
-from jobnode.core.errors import Conflict, NotFound, WaitTimeout
+from jobnode.core.errors import Conflict, NotFound, UnsupportedOperation, WaitTimeout
 from jobnode.core.models import Job, JobSpec, JobState, LogEntry, LogLevel
 from jobnode.prefect.artifacts import ProgressReport, format_entry, publish_summary
 from jobnode.prefect.context import current_flow_run_id, flow_run_tag, idempotency_key, run_logger, tagged
@@ -158,8 +158,16 @@ async def forward_logs(
     first_errors: int = 10,
 ) -> LogSummary:
     """Stream the job's log entries (page by page, in constant memory) into the run logger, each at its level, and
-    publish the markdown and table artifacts of the job."""
+    publish the markdown and table artifacts of the job. A platform without a logs API (Cortex) forwards none, and
+    says so in a warning."""
     logger = run_logger()
+    if not client.backend.capabilities.logs:
+        logger.warning(
+            "%s: job %s has no log entries to forward", UnsupportedOperation(client.platform, "logs"), job_id
+        )
+        summary = LogSummary(job_id=job_id)
+        await publish_summary(summary, await client.jobs.get(job_id))
+        return summary
     counts: Counter[str] = Counter()
     errors: list[LogEntry] = []
     async for entry in client.jobs.iter_logs(

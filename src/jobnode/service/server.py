@@ -26,7 +26,7 @@ from jobnode.core.errors import ConfigurationError
 from jobnode.service.api import create_app
 from jobnode.service.api.common import native_error
 from jobnode.service.console import create_console
-from jobnode.service.emulation.guards import BodyLimit, LoopbackHostOnly
+from jobnode.service.emulation.guards import BodyLimit, Guarded, LoopbackHostOnly
 from jobnode.service.engine import Engine
 from jobnode.service.jobs import JobService
 from jobnode.service.limits import Limits
@@ -100,15 +100,20 @@ def build_app(
     token, the loopback `Host` check."""
     limits = limits or Limits()
     service = JobService(engine, limits=limits)
-    native = create_app(service, token=token)
-    console = create_console(service, token=token, platforms=[emulator.name] if emulator is not None else [])
+
+    def limited(app: ASGIApp) -> ASGIApp:
+        # the size limit answers in the shape of the API it stands in front of
+        shape = app.shape if isinstance(app, Guarded) else native_error
+        return BodyLimit(app, max_bytes=limits.max_request_bytes, shape=shape)
+
+    native = limited(create_app(service, token=token))
+    console = limited(create_console(service, token=token, platforms=[emulator.name] if emulator else []))
     app: ASGIApp = Dispatch(
         native,
-        emulator.factory(service, token=token) if emulator is not None else None,
+        limited(emulator.factory(service, token=token)) if emulator is not None else None,
         emulator.prefix if emulator is not None else "",
         console,
     )
-    app = BodyLimit(app, max_bytes=limits.max_request_bytes, shape=native_error)
     if not token:
         app = LoopbackHostOnly(app, shape=native_error)
     return app
