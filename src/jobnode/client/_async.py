@@ -22,6 +22,7 @@ from jobnode.core.backend import (
     DeletesJobs,
     FindsArtifacts,
     ListQuery,
+    ListsSteps,
     LogQuery,
     PlansJobs,
     ReadsArtifacts,
@@ -51,6 +52,7 @@ from jobnode.core.models import (
     LogEntry,
     LogLevel,
     Page,
+    StepInfo,
 )
 from jobnode.core.transport import is_transient
 from jobnode.platforms import get_platform
@@ -386,6 +388,17 @@ class AsyncArtifacts:
         )
 
 
+class AsyncSteps:
+    """The processing steps of an `AsyncClient`'s platform (`client.steps`)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    async def list(self) -> list[StepInfo]:
+        """Every step the platform runs, each version, with the JSON schema of its parameters."""
+        return await require(self._backend, "steps", ListsSteps).list_steps()
+
+
 class AsyncClient:
     """jobnode's async client.
 
@@ -419,6 +432,7 @@ class AsyncClient:
         self.backend = backend
         self.jobs = AsyncJobs(backend)
         self.artifacts = AsyncArtifacts(backend)
+        self.steps = AsyncSteps(backend)
 
     @property
     def platform(self) -> str:

@@ -24,6 +24,7 @@ from jobnode.core.models import (
     JobSpec,
     LogEntry,
     Page,
+    StepInfo,
 )
 
 T = TypeVar("T")
@@ -166,6 +167,17 @@ class Artifacts:
         return self._p.call(self._a.delete(artifact_id, dry_run=dry_run))
 
 
+class Steps:
+    """The processing steps of a `Client`'s platform (`client.steps`)."""
+
+    def __init__(self, client: AsyncClient, portal: _Portal) -> None:
+        self._a = client.steps
+        self._p = portal
+
+    def list(self) -> builtins.list[StepInfo]:
+        return self._p.call(self._a.list())
+
+
 class Client:
     """jobnode's synchronous client; the same arguments as `AsyncClient`.
 
@@ -192,6 +204,7 @@ class Client:
         self._portal = _Portal()
         self.jobs = Jobs(self._async, self._portal)
         self.artifacts = Artifacts(self._async, self._portal)
+        self.steps = Steps(self._async, self._portal)
 
     @property
     def backend(self) -> Backend:

@@ -28,6 +28,7 @@ from jobnode.core.models import (
     LogEntry,
     LogLevel,
     Page,
+    StepInfo,
 )
 
 
@@ -68,6 +69,7 @@ class Capabilities:
         plan: a job can be planned (a dry run) without creating it.
         tags: jobs carry tags and can be listed by tag.
         idempotency: creating with the same idempotency key returns the same job.
+        steps: the processing steps the platform runs can be listed, with their parameters.
         sweep: how `list_jobs` can report on many jobs at once (None: it cannot, or no better than `get_job`).
     """
 
@@ -88,6 +90,7 @@ class Capabilities:
     plan: bool = False
     tags: bool = False
     idempotency: bool = False
+    steps: bool = False
     sweep: Sweep | None = None
 
     def supports(self, capability: Capability) -> bool:
@@ -116,6 +119,7 @@ Capability = Literal[
     "plan",
     "tags",
     "idempotency",
+    "steps",
 ]
 
 
@@ -235,6 +239,11 @@ class PlansJobs(Protocol):
     async def plan_job(self, spec: JobSpec) -> JobPlan: ...
 
 
+@runtime_checkable
+class ListsSteps(Protocol):
+    async def list_steps(self) -> list[StepInfo]: ...
+
+
 #: the protocol a backend implements for each capability it declares (capabilities without one, such as `lineage`,
 #: `tags`, `subjobs` or `idempotency`, change what the common operations do rather than add one)
 CAPABILITY_PROTOCOLS: dict[str, type[Any]] = {
@@ -250,6 +259,7 @@ CAPABILITY_PROTOCOLS: dict[str, type[Any]] = {
     "dead_letters": ReadsDeadLetters,
     "resubmit": ResubmitsFailed,
     "plan": PlansJobs,
+    "steps": ListsSteps,
 }
 
 

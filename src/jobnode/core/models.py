@@ -6,7 +6,8 @@ import enum
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 
@@ -230,6 +231,17 @@ class JobPlan(Model):
     request: dict[str, Any] | None = None
 
 
+class StepInfo(Model):
+    """A processing step a platform runs (`client.steps.list()`): its name, version and parameters."""
+
+    name: str
+    version: str
+    description: str | None = None
+    executor: str | None = None
+    module: str | None = None
+    params_schema: dict[str, Any] = Field(default_factory=dict, description="the JSON schema of its parameters")
+
+
 class JobResult(Model):
     """What a terminal job produced."""
 
@@ -277,6 +289,10 @@ class ArtifactsInput(StrictModel):
 
 
 JobInput = Annotated[ItemsInput | FilesInput | DelimitedInput | ArtifactsInput, Field(discriminator="kind")]
+#: the kinds of input a job takes (`input.kind`)
+INPUT_KINDS: tuple[str, ...] = tuple(
+    m.model_fields["kind"].default for m in (ItemsInput, FilesInput, DelimitedInput, ArtifactsInput)
+)
 
 
 class Webhook(StrictModel):
@@ -311,6 +327,17 @@ class JobSpec(StrictModel):
     tags: list[str] = Field(default_factory=list)
     parent_id: str | None = None
     webhook: Webhook | None = None
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _input_kind(cls, value: Any) -> Any:
+        # pydantic's own error for a missing discriminator does not list the choices
+        if isinstance(value, dict) and "kind" not in value:
+            kinds = ", ".join(repr(k) for k in INPUT_KINDS)
+            raise PydanticCustomError(
+                "input_kind_missing", "say which kind of input this is: add input.kind, one of {kinds}", {"kinds": kinds}
+            )
+        return value
 
     @model_validator(mode="after")
     def _window(self) -> JobSpec:

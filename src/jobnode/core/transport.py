@@ -266,9 +266,34 @@ class Transport:
         )
 
     def _unreachable(self, method: str, url: str, exc: Exception) -> str:
+        """What went wrong on the way to the platform, and what to do: a busy pool or a slow answer is not a
+        service that cannot be reached."""
+        where = f"the {self.platform} service at {self.base_url}"
+        timeout = self.http.timeout
+        if isinstance(exc, httpx.PoolTimeout):
+            return (
+                f"no free connection to {where} within {timeout.pool}s ({method} {url}): this process already has as "
+                "many requests in flight to it as its connection pool allows; send fewer at once, or raise the timeout"
+            )
+        if isinstance(exc, httpx.ConnectTimeout):
+            return (
+                f"{where} did not accept a connection within {timeout.connect}s ({method} {url}); check the URL "
+                "and that the network reaches it"
+            )
+        if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout):
+            seconds = timeout.read if isinstance(exc, httpx.ReadTimeout) else timeout.write
+            return (
+                f"{where} did not answer {method} {url} within {seconds}s; it may be overloaded: try again, or "
+                "raise the timeout setting"
+            )
+        if isinstance(exc, httpx.ConnectError):
+            return (
+                f"could not reach {where} ({method} {url}): {exc or 'connection refused'}; check that it is running "
+                "and the URL is right"
+            )
         return (
-            f"could not reach the {self.platform} service at {self.base_url} ({method} {url}): "
-            f"{type(exc).__name__}: {exc or 'no detail'}; check that it is running and the URL is right"
+            f"the connection to {where} broke during {method} {url} ({type(exc).__name__}: {exc or 'no detail'}); "
+            "try again, and check the service's log if it goes on"
         )
 
     async def _wait(self, attempt: int, retry_after: float | None, why: str) -> None:

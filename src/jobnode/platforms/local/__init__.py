@@ -27,6 +27,7 @@ PLATFORM = Platform(
         plan=True,
         tags=True,
         idempotency=True,
+        steps=True,
     ),
     backend="jobnode.platforms.local.backend:LocalBackend.from_settings",
     url_scheme="http",

@@ -23,6 +23,7 @@ from jobnode.core.models import (
     JobSpec,
     LogEntry,
     Page,
+    StepInfo,
 )
 from jobnode.core.sse import iter_sse
 from jobnode.core.transport import IDEMPOTENCY_HEADER, BearerAuth, RetryPolicy, Transport
@@ -34,6 +35,7 @@ _LOG_PAGE = TypeAdapter(Page[LogEntry])
 _ERRORS = TypeAdapter(list[JobError])
 _EVENTS = TypeAdapter(list[JobEvent])
 _DEAD_LETTERS = TypeAdapter(list[DeadLetter])
+_STEPS = TypeAdapter(list[StepInfo])
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 
@@ -195,3 +197,8 @@ class LocalBackend:
             "DELETE", f"/v1/artifacts/{artifact_id}", params={"dry_run": json.dumps(dry_run)}
         )
         return DeletePlan.model_validate_json(response.content)
+
+    # -- steps --------------------------------------------------------------------------------------------------
+
+    async def list_steps(self) -> list[StepInfo]:
+        return _STEPS.validate_python(_data(await self._get("/v1/steps")))

@@ -43,7 +43,9 @@ def _explain(error: Any) -> str:
     kind = error.get("type", "")
     if kind == "union_tag_not_found" or kind == "union_tag_invalid":
         ctx = error.get("ctx") or {}
-        tags = ctx.get("expected_tags") or ""
+        tags = ctx.get("expected_tags")
+        if not tags:
+            return f"say which kind this is: give its {ctx.get('discriminator', 'kind')} field"
         return f"say which kind of input this is: one of {tags}"
     if kind == "missing":
         return "required; give it"
