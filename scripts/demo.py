@@ -133,7 +133,9 @@ def run_dag(service: ServiceProcess, demo: Path, seen: Seen, *, verbose: bool) -
     with log_file.open("w", encoding="utf-8") as log:
         out = None if verbose else log
         subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, stdout=log, stderr=out)
-        done = subprocess.run([str(BIN / "airflow"), "dags", "test", "jobnode_example"], env=env, stdout=out, stderr=out)
+        done = subprocess.run(
+            [str(BIN / "airflow"), "dags", "test", "jobnode_example"], env=env, stdout=out, stderr=out
+        )
     if done.returncode:
         if not verbose:
             console.print("\n".join(log_file.read_text(encoding="utf-8").splitlines()[-40:]))
@@ -187,7 +189,7 @@ def summary(demo: Path, seen: Seen) -> None:
         f"  {jobnode_bin} jobs list                          # in another terminal: its jobs\n"
         f"  {jobnode_bin} jobs get {seen.job_id}\n"
         f"  {jobnode_bin} jobs logs {seen.job_id} --tail 20\n"
-        f"  {jobnode_bin} jobs submit --step sentiment --items '[\"great\", \"awful\"]' --wait\n"
+        f'  {jobnode_bin} jobs submit --step sentiment --items \'["great", "awful"]\' --wait\n'
         f"  {jobnode_bin} steps list                         # the steps it runs, with their parameters\n"
         f"  {jobnode_bin} doctor                             # what is installed and what answers\n"
         f"  PREFECT_HOME={where}/prefect {shown(BIN / 'prefect')} server start   # the flow run in Prefect's UI\n"

@@ -335,7 +335,9 @@ class JobSpec(StrictModel):
         if isinstance(value, dict) and "kind" not in value:
             kinds = ", ".join(repr(k) for k in INPUT_KINDS)
             raise PydanticCustomError(
-                "input_kind_missing", "say which kind of input this is: add input.kind, one of {kinds}", {"kinds": kinds}
+                "input_kind_missing",
+                "say which kind of input this is: add input.kind, one of {kinds}",
+                {"kinds": kinds},
             )
         return value
 

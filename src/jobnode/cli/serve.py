@@ -1,0 +1,73 @@
+"""`jobnode serve`: the local job service, or one platform's emulator, on this machine.
+
+An option is added in two places: its `add_argument` in `register`, and its keyword in `run`'s call to `serve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jobnode.platforms import get_platform, platforms
+
+if TYPE_CHECKING:
+    from jobnode.cli._base import Commands
+
+
+def register(commands: Commands) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the local job service",
+        description="Run the local job service: SQLite in --data-dir, real jobs, the native /v1 API (or a "
+        "platform's emulator with --platform), on 127.0.0.1 unless told otherwise.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="the port (default 8765; 0 picks a free one)")
+    serve.add_argument(
+        "--data-dir", type=Path, default=Path(".jobnode"), help="where the SQLite database lives (default .jobnode)"
+    )
+    serve.add_argument("--steps", default="", help="comma-separated modules that register processing steps")
+    serve.add_argument("--token", default=os.environ.get("JOBNODE_TOKEN"), help="bearer token (or JOBNODE_TOKEN)")
+    serve.add_argument("--threads", type=int, default=32, help="batches at once for thread steps (default 32)")
+    serve.add_argument("--processes", type=int, default=None, help="worker processes for process steps")
+    serve.add_argument(
+        "--allow-root",
+        action="append",
+        type=Path,
+        default=[],
+        dest="allow_roots",
+        metavar="DIR",
+        help="a directory local file inputs may come from (repeat for more; default: the data dir and the current dir)",
+    )
+    serve.add_argument(
+        "--platform",
+        default="local",
+        choices=[name for name, p in platforms().items() if name == "local" or p.emulator],
+        help="the API this port speaks: local (native /v1, the default) or a platform's emulator at the root of the "
+        "port, for that platform's own SDK (e.g. nexus); one platform per port",
+    )
+    serve.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from jobnode.service.server import EmulatorMount, serve
+
+    emulator = None
+    if args.platform != "local":
+        descriptor = get_platform(args.platform)
+        emulator = EmulatorMount(descriptor.name, descriptor.load_emulator(), descriptor.emulator_prefix)
+    serve(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        steps=[m.strip() for m in args.steps.split(",") if m.strip()],
+        token=args.token,
+        threads=args.threads,
+        processes=args.processes,
+        allow_roots=args.allow_roots,
+        emulator=emulator,
+        log_level=args.log_level if args.log_level != "warning" else "info",
+    )
+    return 0
