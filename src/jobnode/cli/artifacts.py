@@ -8,6 +8,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -98,11 +99,12 @@ def _copy(client: Client, artifact_ids: Sequence[str], out: TextIO, skip: int, l
     write = out.write
     count = 0
     for artifact_id in artifact_ids:
-        for record in client.artifacts.read(artifact_id, skip=skip):
-            if limit is not None and count >= limit:
-                return count
-            write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
+        with closing(client.artifacts.read(artifact_id, skip=skip)) as records:
+            for record in records:
+                if limit is not None and count >= limit:
+                    return count
+                write(json.dumps(record, ensure_ascii=False) + "\n")
+                count += 1
     return count
 
 

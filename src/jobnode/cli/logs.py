@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
+from contextlib import ExitStack, closing
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -58,20 +59,24 @@ def logs(args: argparse.Namespace) -> int:
         raise UsageError("--tail prints the last entries oldest first: drop --order desc")
     filters: dict[str, Any] = {"min_level": args.min_level, "kind": args.kind, "before_time": args.before}
     printer = Printer(json_lines=option(args, "output") == "json")
-    with connect(args) as client:
+    with connect(args) as client, ExitStack() as opened:
         if args.tail is not None:
             entries: Iterable[LogEntry] = _tail(client, args.job_id, args.tail, after=args.after, **filters)
         elif args.follow:
             entries = []
         else:
-            pages = client.jobs.iter_log_pages(args.job_id, after_time=args.after, order=args.order, **filters)
+            # closed before the client is, also when --max stops early
+            pages = opened.enter_context(
+                closing(client.jobs.iter_log_pages(args.job_id, after_time=args.after, order=args.order, **filters))
+            )
             entries = (entry for page in pages for entry in page)
         shown = printer.print(entries, limit=args.max)
         if args.follow and (args.max is None or shown < args.max):
             remaining = None if args.max is None else args.max - shown
-            printer.print(
-                _follow(client, args.job_id, printer.last or args.after, printer.at_last, filters), limit=remaining
+            new = opened.enter_context(
+                closing(_follow(client, args.job_id, printer.last or args.after, printer.at_last, filters))
             )
+            printer.print(new, limit=remaining)
     if printer.count == 0 and not printer.json_lines:
         render.hint("no log entries" + (" match" if args.min_level or args.kind or args.after or args.before else ""))
     return 0
@@ -79,16 +84,19 @@ def logs(args: argparse.Namespace) -> int:
 
 def _tail(client: Client, job_id: str, n: int, *, after: datetime | None, **filters: Any) -> list[LogEntry]:
     newest: list[LogEntry] = []
-    for page in client.jobs.iter_log_pages(job_id, after_time=after, order="desc", limit=min(n, 1000), **filters):
-        newest.extend(page[: n - len(newest)])
-        if len(newest) >= n:
-            break
+    with closing(
+        client.jobs.iter_log_pages(job_id, after_time=after, order="desc", limit=min(n, 1000), **filters)
+    ) as pages:
+        for page in pages:
+            newest.extend(page[: n - len(newest)])
+            if len(newest) >= n:
+                break
     return newest[::-1]
 
 
 def _follow(
     client: Client, job_id: str, since: datetime | None, printed: set[str], filters: dict[str, Any]
-) -> Iterator[LogEntry]:
+) -> Generator[LogEntry, None, None]:
     """New entries until the job has ended: the job's state is read before each round, so the round after it has
     ended reads everything it wrote."""
     seen = set(printed)
@@ -97,7 +105,7 @@ def _follow(
         ended = client.jobs.get(job_id).is_terminal
         # at or after the last printed entry (a later entry may share its time); those already printed are skipped
         after = last - timedelta(microseconds=1) if last is not None else None
-        for page in client.jobs.iter_log_pages(job_id, after_time=after, order="asc", **filters):
+        for page in client.jobs.iter_log_pages(job_id, after_time=after, order="asc", **filters):  # read to its end
             for entry in page:
                 if entry.id in seen:
                     continue

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Sequence
 from typing import Any, TypeVar
 
 from jobnode.client._async import AsyncClient, ProgressCallback
@@ -41,7 +41,8 @@ class _Portal:
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
-    def iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
+    def iterate(self, agen: AsyncIterator[T]) -> Generator[T, None, None]:
+        """The async iterator's items; closing the generator early (`contextlib.closing`) closes the iterator."""
         try:
             while True:
                 try:
@@ -95,10 +96,10 @@ class Jobs:
     def logs(self, job_id: str, **filters: Any) -> Page[LogEntry]:
         return self._p.call(self._a.logs(job_id, **filters))
 
-    def iter_log_pages(self, job_id: str, **filters: Any) -> Iterator[builtins.list[LogEntry]]:
+    def iter_log_pages(self, job_id: str, **filters: Any) -> Generator[builtins.list[LogEntry], None, None]:
         return self._p.iterate(self._a.iter_log_pages(job_id, **filters))
 
-    def iter_logs(self, job_id: str, **filters: Any) -> Iterator[LogEntry]:
+    def iter_logs(self, job_id: str, **filters: Any) -> Generator[LogEntry, None, None]:
         for page in self.iter_log_pages(job_id, **filters):
             yield from page
 
@@ -111,7 +112,7 @@ class Jobs:
     def events(self, job_id: str) -> builtins.list[JobEvent]:
         return self._p.call(self._a.events(job_id))
 
-    def watch(self, job_ids: Sequence[str], *, poll_interval: float = 2.0) -> Iterator[Job]:
+    def watch(self, job_ids: Sequence[str], *, poll_interval: float = 2.0) -> Generator[Job, None, None]:
         return self._p.iterate(self._a.watch(job_ids, poll_interval=poll_interval))
 
     def wait(
@@ -160,7 +161,7 @@ class Artifacts:
     def get(self, artifact_id: str) -> Artifact:
         return self._p.call(self._a.get(artifact_id))
 
-    def read(self, artifact_id: str, *, skip: int = 0) -> Iterator[Any]:
+    def read(self, artifact_id: str, *, skip: int = 0) -> Generator[Any, None, None]:
         return self._p.iterate(self._a.read(artifact_id, skip=skip))
 
     def delete(self, artifact_id: str, *, dry_run: bool = False) -> DeletePlan:
