@@ -30,7 +30,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 import argcomplete
 from pydantic import ValidationError
+from rich.text import Text
 
+from jobnode.cli import _render as render
 from jobnode.cli import artifacts, completion, doctor, jobs, serve, steps
 from jobnode.cli._base import Parser, UsageError
 from jobnode.cli._errors import explain
@@ -88,14 +90,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, JobnodeError, ValidationError, OSError, ValueError) as exc:
         if debug:
             traceback.print_exc()
-        print(f"jobnode: error: {explain(exc)}", file=sys.stderr)
+        _error(f"jobnode: error: {explain(exc)}")
         return 2
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        print(
+        _error(
             f"jobnode: internal error: {explain(exc)} ({type(exc).__name__}); run with --log-level debug for the "
-            "traceback and report it",
-            file=sys.stderr,
+            "traceback and report it"
         )
         return 2
+
+
+def _error(line: str) -> None:
+    """One line on stderr, red on a terminal."""
+    render.err.print(Text(line, style="red"))

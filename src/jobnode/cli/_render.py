@@ -45,10 +45,12 @@ def hint(text: str) -> None:
     err.print(Text(text, style="dim"))
 
 
-def when(value: datetime | None, *, seconds: bool = False) -> str:
-    """A time in the terminal's local zone, short."""
+def when(value: datetime | None, *, seconds: bool = False, short: bool = False) -> str:
+    """A time in the terminal's local zone: `2026-11-30 14:48`, with `seconds`, or `11-30 14:48` when `short`."""
     if value is None:
         return ""
+    if short:
+        return value.astimezone().strftime("%m-%d %H:%M")
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
@@ -65,7 +67,14 @@ def took(start: datetime | None, end: datetime | None) -> str:
 
 def table(*headers: str) -> Table:
     """A table in the house style: a bold header over a rule, no borders, cells cut with … rather than wrapped."""
-    grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold", expand=False)
+    grid = Table(
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,  # two spaces between columns
+        header_style="bold",
+        expand=False,
+    )
     for header in headers:
         grid.add_column(header, no_wrap=True, overflow="ellipsis")
     return grid
@@ -74,7 +83,20 @@ def table(*headers: str) -> Table:
 def fixed(grid: Table, *columns: int) -> None:
     """Never shorten these columns (ids a user copies)."""
     for index in columns:
-        grid.columns[index].min_width = max((len(str(c)) for c in grid.columns[index].cells), default=0)
+        grid.columns[index].min_width = _widest(grid, index)
+
+
+def squeeze(grid: Table, column: int) -> None:
+    """Give `column` what the other columns leave of the terminal's width, cutting its cells with … (rich alone may
+    shorten every column instead)."""
+    gaps = 2 * (len(grid.columns) - 1)  # `table` puts two spaces between columns
+    others = sum(_widest(grid, i) for i in range(len(grid.columns)) if i != column)
+    grid.columns[column].max_width = max(4, out.width - others - gaps)
+
+
+def _widest(grid: Table, column: int) -> int:
+    header = len(str(grid.columns[column].header))
+    return max([header, *(len(str(cell)) for cell in grid.columns[column].cells)])
 
 
 def show(grid: Table) -> None:
@@ -97,11 +119,11 @@ def job_table(jobs: Sequence[Job]) -> Table:
         row: list[str | Text] = [job.id, job.name or "", Text.from_markup(state_markup(job.state)), items_done(job)]
         if failures:
             row.append(str(job.progress.items_failed or ""))
-        row.append(when(job.created_at))
+        row.append(when(job.created_at, short=not wide))
         if wide:
             row.append(job.reason or "")
         grid.add_row(*row)
-    fixed(grid, 0, 2, 3)
+    squeeze(grid, 1)
     return grid
 
 

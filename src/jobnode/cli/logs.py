@@ -158,17 +158,17 @@ class Printer:
         width = self._item_width or ITEM_WIDTH[0]
         if entry is None:
             headers = ("TIME", "LEVEL", "KIND", "ITEM", "STATUS", "DURATION", "MESSAGE")
-            widths = (23, 7, 14, width, 10, 10, 0)
+            widths = (18, 7, 14, width, 9, 9, 0)
             return [(_cell(h, w), "bold") for h, w in zip(headers, widths, strict=True)]
         duration = f"{entry.duration_ms:.1f}ms" if entry.duration_ms is not None else ""
         status = entry.status or ""
         return [
-            (_cell(entry.time.astimezone().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], 23), "dim"),
+            (_cell(entry.time.astimezone().strftime("%m-%d %H:%M:%S.%f")[:-3], 18), "dim"),
             (_cell(entry.level.value, 7), _LEVEL_STYLES[entry.level]),
             (_cell(entry.kind, 14), ""),
             (_cell(entry.item or "-", width), "cyan"),
-            (_cell(status, 10), _STATUS_STYLES.get(status.lower(), "")),
-            (_cell(duration, 10, right=True), ""),
+            (_cell(status, 9), _STATUS_STYLES.get(status.lower(), "")),
+            (_cell(duration, 9, right=True), ""),
             (entry.message or "", _LEVEL_STYLES[entry.level] if entry.level.rank >= LogLevel.WARNING.rank else ""),
         ]
 
