@@ -48,7 +48,7 @@ VERDICTS = [
     "fine",
 ]
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # commands stay whole, to copy
 
 
 @dataclass
@@ -183,18 +183,20 @@ def summary(demo: Path, seen: Seen) -> None:
         f"Everything is in {where}/ (service/, airflow/, prefect/); delete it when you are done."
     )
     heading("try next")
-    console.print(
-        f"  {jobnode_bin} serve --data-dir {where}/service      # the demo's service again (port 8765), "
-        "with its jobs\n"
-        f"  {jobnode_bin} jobs list                          # in another terminal: its jobs\n"
-        f"  {jobnode_bin} jobs get {seen.job_id}\n"
-        f"  {jobnode_bin} jobs logs {seen.job_id} --tail 20\n"
-        f'  {jobnode_bin} jobs submit --step sentiment --items \'["great", "awful"]\' --wait\n'
-        f"  {jobnode_bin} steps list                         # the steps it runs, with their parameters\n"
-        f"  {jobnode_bin} doctor                             # what is installed and what answers\n"
-        f"  PREFECT_HOME={where}/prefect {shown(BIN / 'prefect')} server start   # the flow run in Prefect's UI\n"
-        "  docs/first-hour.md: your own step, your own DAG and flow, another platform"
-    )
+    steps = [
+        (f"{jobnode_bin} serve --data-dir {where}/service", "the demo's service again, on port 8765, with its jobs"),
+        (f"{jobnode_bin} jobs list", "in another terminal: its jobs"),
+        (f"{jobnode_bin} jobs get {seen.job_id}", "one job"),
+        (f"{jobnode_bin} jobs logs {seen.job_id} --tail 20", "its last log entries (--follow for a running job)"),
+        (f'{jobnode_bin} jobs submit --step sentiment --items \'["great", "awful"]\' --wait', "a job of yours"),
+        (f"{jobnode_bin} steps list", "the steps it runs, with their parameters"),
+        (f"{jobnode_bin} doctor", "what is installed, and what answers"),
+        (f"PREFECT_HOME={where}/prefect {shown(BIN / 'prefect')} server start", "the flow run in Prefect's UI"),
+    ]
+    width = max(len(command) for command, _ in steps)
+    for command, why in steps:
+        console.print(f"  {command.ljust(width)}  [dim]# {why}[/]")
+    console.print("  then docs/first-hour.md: your own step, your own DAG and flow, another platform")
 
 
 def main(argv: list[str] | None = None) -> int:
