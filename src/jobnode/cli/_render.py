@@ -109,22 +109,38 @@ def items_done(job: Job) -> str:
 
 
 def job_table(jobs: Sequence[Job]) -> Table:
-    """Jobs as rows: id, name, state, items, created (and failures and reasons when there is room)."""
+    """Jobs as rows: id, name, state, items (and failures, when a job has some), created (when there is room) and
+    the reason (on a wide terminal). Ids, states and counts are never cut; the name takes what is left."""
     wide = out.width >= 120
     failures = any(j.progress.items_failed for j in jobs)
+    rows: list[dict[str, str | Text]] = [
+        {
+            "ID": job.id,
+            "NAME": job.name or "",
+            "STATE": Text.from_markup(state_markup(job.state)),
+            "ITEMS": items_done(job),
+            "FAILED": str(job.progress.items_failed or ""),
+            "CREATED": when(job.created_at, short=not wide),
+            "REASON": job.reason or "",
+        }
+        for job in jobs
+    ]
     headers = ["ID", "NAME", "STATE", "ITEMS"] + (["FAILED"] if failures else []) + ["CREATED"]
     headers += ["REASON"] if wide else []
+    if not wide and _width(rows, headers) + len("NAME") > out.width:
+        headers.remove("CREATED")  # a platform's long ids leave no room for it
     grid = table(*headers)
-    for job in jobs:
-        row: list[str | Text] = [job.id, job.name or "", Text.from_markup(state_markup(job.state)), items_done(job)]
-        if failures:
-            row.append(str(job.progress.items_failed or ""))
-        row.append(when(job.created_at, short=not wide))
-        if wide:
-            row.append(job.reason or "")
-        grid.add_row(*row)
+    for row in rows:
+        grid.add_row(*(row[h] for h in headers))
+    fixed(grid, *(i for i, h in enumerate(headers) if h in ("ID", "STATE", "ITEMS", "FAILED")))
     squeeze(grid, 1)
     return grid
+
+
+def _width(rows: Sequence[dict[str, str | Text]], headers: Sequence[str]) -> int:
+    """How wide the columns but NAME are, with the spaces between all of them."""
+    widths = [max([len(h), *(len(str(r[h])) for r in rows)]) for h in headers if h != "NAME"]
+    return sum(widths) + 2 * (len(headers) - 1)
 
 
 def deletion(plan: DeletePlan, *, as_json: bool) -> None:
@@ -167,7 +183,8 @@ def job_panel(job: Job) -> Text:
         ("started", when(job.started_at, seconds=True)),
         (
             "ended",
-            f"{when(job.ended_at, seconds=True)} (took {took(job.started_at, job.ended_at)})" if job.ended_at else None,
+            when(job.ended_at, seconds=True)
+            + (f" (took {ran})" if (ran := took(job.started_at, job.ended_at)) else ""),
         ),
         ("url", job.url),
         ("inputs", ", ".join(a.id for a in job.inputs)),

@@ -63,7 +63,7 @@ def get(args: argparse.Namespace) -> int:
         ("read by", ", ".join(artifact.consumers)),
         ("uri", artifact.uri),
     ]
-    render.out.print(render.fields(rows))
+    render.out.print(render.fields(rows), soft_wrap=True)
     return 0
 
 

@@ -86,7 +86,7 @@ def show_job(job: Job, args: argparse.Namespace) -> None:
     if as_json(args):
         render.emit_json(job)
     else:
-        render.out.print(render.job_panel(job))
+        render.out.print(render.job_panel(job), soft_wrap=True)
 
 
 def wait_for(client: Client, job_id: str, args: argparse.Namespace, *, timeout: float | None, progress: bool) -> int:

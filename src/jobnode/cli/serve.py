@@ -6,10 +6,13 @@ An option is added in two places: its `add_argument` in `register`, and its keyw
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jobnode.cli._base import UsageError
 from jobnode.platforms import get_platform, platforms
 
 if TYPE_CHECKING:
@@ -51,9 +54,27 @@ def register(commands: Commands) -> None:
     serve.set_defaults(run=run)
 
 
+def step_modules(names: str) -> list[str]:
+    """The `--steps` modules, imported from the current directory or the environment (as `python -m` would find
+    them); one that cannot be imported is named with the reason."""
+    modules = [m.strip() for m in names.split(",") if m.strip()]
+    if modules and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            raise UsageError(
+                f"--steps {module}: cannot import it ({type(exc).__name__}: {exc}); give a module of the current "
+                "directory or of the environment, such as my_steps for ./my_steps.py"
+            ) from None
+    return modules
+
+
 def run(args: argparse.Namespace) -> int:
     from jobnode.service.server import EmulatorMount, serve
 
+    steps = step_modules(args.steps)
     emulator = None
     if args.platform != "local":
         descriptor = get_platform(args.platform)
@@ -62,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
-        steps=[m.strip() for m in args.steps.split(",") if m.strip()],
+        steps=steps,
         token=args.token,
         threads=args.threads,
         processes=args.processes,
