@@ -86,11 +86,18 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_common_options(parser: argparse.ArgumentParser, *, connection: bool = True) -> None:
+def add_common_options(parser: argparse.ArgumentParser) -> None:
     """The options a command of a client group takes wherever they are put."""
-    if connection:
-        add_connection_options(parser)
+    add_connection_options(parser)
     add_output_options(parser)
+
+
+def add_command(commands: Commands, name: str, text: str, run: Command) -> argparse.ArgumentParser:
+    """A command of a client group (`text` is its help, lower case, no full stop), with the common options."""
+    parser = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+    add_common_options(parser)
+    parser.set_defaults(run=run)
+    return parser
 
 
 def parse_time(value: str) -> datetime:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from jobnode.cli import _render as render
-from jobnode.cli._base import Command, UsageError, add_common_options, option, positive_int
+from jobnode.cli._base import Command, UsageError, add_command, add_common_options, option, positive_int
 from jobnode.cli._connect import connect
 from jobnode.client import Client
 
@@ -31,10 +31,8 @@ def register(commands: Commands) -> None:
     verbs = artifacts.add_subparsers(dest="verb", required=True, metavar="COMMAND")
 
     def command(name: str, text: str, run: Command) -> argparse.ArgumentParser:
-        parser = verbs.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
-        add_common_options(parser)
+        parser = add_command(verbs, name, text, run)
         parser.add_argument("artifact_id", metavar="ARTIFACT_ID")
-        parser.set_defaults(run=run)
         return parser
 
     command("get", "an artifact: its job, size, records and the jobs that read it", get)

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from jobnode.cli import _render as render
+from jobnode.cli import logs
 from jobnode.cli._base import (
-    Command,
     UsageError,
+    add_command,
     add_common_options,
     option,
     parse_assignment,
@@ -48,34 +49,25 @@ def register(commands: Commands) -> None:
     verbs = jobs.add_subparsers(dest="verb", required=True, metavar="COMMAND")
     _submit_parser(verbs)
     _list_parser(verbs)
-    command(verbs, "get", "show a job", get).add_argument("job_id", metavar="JOB_ID")
+    add_command(verbs, "get", "show a job", get).add_argument("job_id", metavar="JOB_ID")
     _wait_parser(verbs)
-    from jobnode.cli import logs
-
     logs.register(verbs)
-    command(verbs, "cancel", "cancel a job (cancelling a finished job changes nothing)", cancel).add_argument(
+    add_command(verbs, "cancel", "cancel a job (cancelling a finished job changes nothing)", cancel).add_argument(
         "job_id", metavar="JOB_ID"
     )
     _delete_parser(verbs)
     _result_parser(verbs)
-    errors = command(verbs, "errors", "a job's most recent errors, newest first", job_errors)
+    errors = add_command(verbs, "errors", "a job's most recent errors, newest first", job_errors)
     errors.add_argument("job_id", metavar="JOB_ID")
     errors.add_argument("--limit", type=positive_int, default=100, help="how many (default 100)")
-    command(verbs, "events", "a job's lifecycle events (readable after deletion too)", events).add_argument(
+    add_command(verbs, "events", "a job's lifecycle events (readable after deletion too)", events).add_argument(
         "job_id", metavar="JOB_ID"
     )
-    command(
+    add_command(
         verbs, "dead-letters", "a job's dead-lettered batches: their items and last error", dead_letters
     ).add_argument("job_id", metavar="JOB_ID")
     _resubmit_parser(verbs)
     _cleanup_parser(verbs)
-
-
-def command(verbs: Commands, name: str, text: str, run: Command) -> argparse.ArgumentParser:
-    parser = verbs.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
-    add_common_options(parser)
-    parser.set_defaults(run=run)
-    return parser
 
 
 def as_json(args: argparse.Namespace) -> bool:
@@ -111,7 +103,7 @@ def _default(field: str) -> str:
 
 
 def _submit_parser(verbs: Commands) -> None:
-    p = command(verbs, "submit", "create a job; with --wait, follow it with a live progress bar", submit)
+    p = add_command(verbs, "submit", "create a job; with --wait, follow it with a live progress bar", submit)
     p.add_argument("--step", required=True, help="the processing step ('jobnode steps list' shows them)")
     p.add_argument("--step-version", help="a version of the step (default: the latest)")
     p.add_argument("--name", help=f"the job's name ({_default('name')})")
@@ -287,7 +279,7 @@ def show_plan(plan: JobPlan, args: argparse.Namespace) -> None:
 
 
 def _list_parser(verbs: Commands) -> None:
-    p = command(verbs, "list", "list jobs, newest first", list_jobs)
+    p = add_command(verbs, "list", "list jobs, newest first", list_jobs)
     p.add_argument(
         "--state",
         action="append",
@@ -347,7 +339,7 @@ def get(args: argparse.Namespace) -> int:
 
 
 def _wait_parser(verbs: Commands) -> None:
-    p = command(verbs, "wait", "wait for a job to end, with a live progress bar; exit 0 when it succeeded", wait)
+    p = add_command(verbs, "wait", "wait for a job to end, with a live progress bar; exit 0 when it succeeded", wait)
     p.add_argument("job_id", metavar="JOB_ID")
     p.add_argument("--timeout", type=seconds, metavar="SECONDS", help="stop waiting after (the job goes on)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -365,7 +357,7 @@ def cancel(args: argparse.Namespace) -> int:
 
 
 def _delete_parser(verbs: Commands) -> None:
-    p = command(verbs, "delete", "delete a finished job under the lineage rules", delete)
+    p = add_command(verbs, "delete", "delete a finished job under the lineage rules", delete)
     p.add_argument("job_id", metavar="JOB_ID")
     p.add_argument("--delete-outputs", action="store_true", help="delete its output artifacts too")
     p.add_argument("--delete-subjobs", action="store_true", help="delete its sub-jobs (with their data) too")
@@ -385,7 +377,7 @@ def delete(args: argparse.Namespace) -> int:
 
 
 def _result_parser(verbs: Commands) -> None:
-    p = command(
+    p = add_command(
         verbs, "result", "a job's result: counts, output artifacts, a sample; --records for every record", result
     )
     p.add_argument("job_id", metavar="JOB_ID")
@@ -482,7 +474,7 @@ def dead_letters(args: argparse.Namespace) -> int:
 
 
 def _resubmit_parser(verbs: Commands) -> None:
-    p = command(
+    p = add_command(
         verbs,
         "resubmit-failed",
         "run a finished job's failed items again as a new job (same step and parameters unless told otherwise)",
@@ -521,7 +513,7 @@ def resubmit_failed(args: argparse.Namespace) -> int:
 
 
 def _cleanup_parser(verbs: Commands) -> None:
-    p = command(
+    p = add_command(
         verbs,
         "cleanup",
         "delete finished jobs and their outputs where the lineage rules allow, consumers first; say what stays",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from jobnode.cli import _render as render
-from jobnode.cli._base import UsageError, option, parse_time, positive_int
+from jobnode.cli._base import UsageError, add_command, option, parse_time, positive_int
 from jobnode.cli._connect import connect
 from jobnode.client import Client
 from jobnode.core.models import LogEntry, LogLevel
@@ -36,9 +36,7 @@ _STATUS_STYLES = {"succeeded": "green", "failed": "red", "failedgather": "red", 
 
 
 def register(verbs: Commands) -> None:
-    from jobnode.cli.jobs import command
-
-    p = command(verbs, "logs", "a job's log entries: all of them, the last few, or followed as the job runs", logs)
+    p = add_command(verbs, "logs", "a job's log entries: all of them, the last few, or followed as the job runs", logs)
     p.add_argument("job_id", metavar="JOB_ID")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new entries until the job has ended")
     p.add_argument("--tail", type=positive_int, metavar="N", help="only the last N entries (then --follow, if given)")

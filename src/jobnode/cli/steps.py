@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from jobnode.cli import _render as render
-from jobnode.cli._base import add_common_options, option
+from jobnode.cli._base import add_command, add_common_options, option
 from jobnode.cli._connect import connect
 from jobnode.core.models import StepInfo
 
@@ -22,11 +22,7 @@ def register(commands: Commands) -> None:
     )
     add_common_options(steps)
     verbs = steps.add_subparsers(dest="verb", required=True, metavar="COMMAND")
-    listing = verbs.add_parser(
-        "list", help="every step, each version, with its parameters", description="Every step, with its parameters."
-    )
-    add_common_options(listing)
-    listing.set_defaults(run=list_steps)
+    add_command(verbs, "list", "every step, each version, with its parameters", list_steps)
 
 
 def list_steps(args: argparse.Namespace) -> int:
