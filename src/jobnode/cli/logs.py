@@ -158,7 +158,7 @@ class Printer:
             headers = ("TIME", "LEVEL", "KIND", "ITEM", "STATUS", "DURATION", "MESSAGE")
             widths = (18, 7, 14, width, 9, 9, 0)
             return [(_cell(h, w), "bold") for h, w in zip(headers, widths, strict=True)]
-        duration = f"{entry.duration_ms:.1f}ms" if entry.duration_ms is not None else ""
+        duration = "" if entry.duration_ms is None else f"{entry.duration_ms:.{1 if entry.duration_ms >= 1 else 3}f}ms"
         status = entry.status or ""
         return [
             (_cell(entry.time.astimezone().strftime("%m-%d %H:%M:%S.%f")[:-3], 18), "dim"),
