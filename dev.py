@@ -2,7 +2,9 @@
 """Set up and run jobnode's development tasks with nothing but Python 3.11+ and git.
 
     python3 dev.py demo     # the demo: a local service, a job, its progress and logs, a DAG and a flow
-    python3 dev.py test     # ruff, mypy and the whole test suite (what CI runs; installs Chromium if missing)
+                            #   (everything in .demo/; --dir DIR elsewhere, --verbose for Airflow's own output)
+    python3 dev.py test     # ruff, mypy and the whole test suite, the demo with a fresh home among it (what CI runs;
+                            #   installs Chromium for the console's browser tests if it is missing)
     python3 dev.py bench    # the benchmarks, which print figures
     python3 dev.py lint     # ruff and mypy
 

@@ -39,3 +39,20 @@ def upper_v1(items: list[str]) -> list[str]:
 @jobnode.step("upper", version="2")
 def upper_v2(items: list[str]) -> list[str]:
     return [i.upper() + "!" for i in items]
+
+
+class GateParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gate: str
+    held: list[str] = []
+
+
+@jobnode.step("gate", version="1", description="Items in `held` wait until the file `gate` exists.")
+def gate(items: list[Any], params: GateParams) -> list[Any]:
+    """For tests that watch a job while it runs: the job cannot end before the test opens the gate."""
+    ctx = jobnode.batch_context()
+    if any(item in params.held for item in items):
+        while not os.path.exists(params.gate) and not ctx.cancelled():
+            time.sleep(0.02)
+    return items

@@ -107,6 +107,25 @@ async def test_unreachable_service_error_says_what_to_do_and_hides_the_token() -
 
 
 @pytest.mark.parametrize(
+    ("failure", "says", "not_says"),
+    [
+        (httpx.PoolTimeout("busy"), "no free connection to the local service at http://svc", "could not reach"),
+        (httpx.ReadTimeout("slow"), "did not answer GET /v1/jobs within", "could not reach"),
+        (httpx.ConnectTimeout("slow"), "did not accept a connection within", "could not reach"),
+        (httpx.ConnectError("refused"), "could not reach the local service at http://svc", "did not answer"),
+        (httpx.RemoteProtocolError("cut"), "the connection to the local service at http://svc broke", "could not"),
+    ],
+)
+async def test_each_kind_of_failure_says_what_happened_and_what_to_do(
+    failure: Exception, says: str, not_says: str
+) -> None:
+    transport, _ = make(Script(*[failure] * 2), retry=RetryPolicy(max_attempts=2))
+    with pytest.raises(TransportError) as info:
+        await transport.request("GET", "/v1/jobs")
+    assert says in str(info.value) and not_says not in str(info.value)
+
+
+@pytest.mark.parametrize(
     ("status", "cls"), [(400, BadRequest), (404, NotFound), (429, RateLimited), (500, ServerError)]
 )
 async def test_status_maps_to_error_class(status: int, cls: type[Exception]) -> None:

@@ -4,21 +4,21 @@ from typing import Any, ClassVar
 
 import pytest
 from prefect.blocks.core import Block
-from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from pydantic import ValidationError
 
 import jobnode
 from jobnode.prefect import JobnodeCredentials, JobnodeJob
 from jobnode.service.process import ServiceProcess
+from tests.prefect.standards import JobnodeBlockStandards
 
 
-class TestJobnodeCredentialsStandards(BlockStandardTestSuite):
+class TestJobnodeCredentialsStandards(JobnodeBlockStandards):
     @pytest.fixture
     def block(self) -> type[Block]:
         return JobnodeCredentials
 
 
-class TestJobnodeJobStandards(BlockStandardTestSuite):
+class TestJobnodeJobStandards(JobnodeBlockStandards):
     @pytest.fixture
     def block(self) -> type[Block]:
         return JobnodeJob

@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
-from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from pydantic import ValidationError
 
 import jobnode.prefect
 from jobnode.core.models import ItemsInput, JobSpec
 from jobnode.platforms.nexus.backend import NexusBackend
 from jobnode.prefect import JobnodeCredentials, JobnodeJob, NexusCredentials
+from tests.prefect.standards import JobnodeBlockStandards
 
 
-class TestNexusCredentialsStandards(BlockStandardTestSuite):
+class TestNexusCredentialsStandards(JobnodeBlockStandards):
     @pytest.fixture
     def block(self) -> type[Block]:
         return NexusCredentials

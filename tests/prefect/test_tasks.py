@@ -233,13 +233,18 @@ class TestCleanup:
         assert (report.deleted_jobs, report.deleted_artifacts) == ([job.id], [job.outputs[0].id])
         assert (await aclient.jobs.get(job.id)).outputs == job.outputs
 
-    async def test_keeps_what_is_protected_or_running(self, credentials: JobnodeCredentials) -> None:
+    async def test_keeps_what_is_protected_or_running(
+        self, credentials: JobnodeCredentials, caplog: pytest.LogCaptureFixture
+    ) -> None:
         done = await submit_job.fn(credentials=credentials, name="keep", step="identity", items=[1])
         done = await wait_for_job.fn(done.id, credentials=credentials, timeout=30)
         running = await submit_job.fn(sleeping(), credentials=credentials)
-        report = await cleanup_jobs.fn([done.id, running.id], credentials=credentials, protect=[done.outputs[0].id])
+        with caplog.at_level(logging.INFO, logger="jobnode.prefect"):
+            report = await cleanup_jobs.fn([done.id, running.id], credentials=credentials, protect=[done.outputs[0].id])
         assert report.deleted_jobs == []
         assert {b.id for b in report.kept} == {done.id, running.id}
+        assert f"not deleted: job {done.id} is kept: its output {done.outputs[0].id} is protected" in caplog.text
+        assert "kept kept" not in caplog.text
         await cancel_job.fn(running.id, credentials=credentials)
 
     async def test_outside_a_flow_run_the_jobs_must_be_named(self, credentials: JobnodeCredentials) -> None:

@@ -23,6 +23,7 @@ from jobnode.core.backend import (
     DeletesJobs,
     FindsArtifacts,
     ListQuery,
+    ListsSteps,
     LogQuery,
     PlansJobs,
     ReadsArtifacts,
@@ -53,6 +54,7 @@ from jobnode.core.models import (
     LogEntry,
     LogLevel,
     Page,
+    StepInfo,
 )
 from jobnode.core.transport import is_transient
 from jobnode.platforms import get_platform
@@ -480,6 +482,17 @@ class AsyncArtifacts:
         )
 
 
+class AsyncSteps:
+    """The processing steps of an `AsyncClient`'s platform (`client.steps`)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    async def list(self) -> list[StepInfo]:
+        """Every step the platform runs, each version, with the JSON schema of its parameters."""
+        return await require(self._backend, "steps", ListsSteps).list_steps()
+
+
 class AsyncClient:
     """jobnode's async client.
 
@@ -526,6 +539,7 @@ class AsyncClient:
             push=watch,
         )
         self.artifacts = AsyncArtifacts(backend)
+        self.steps = AsyncSteps(backend)
 
     @property
     def platform(self) -> str:

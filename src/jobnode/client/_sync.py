@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -27,6 +27,7 @@ from jobnode.core.models import (
     LogEntry,
     LogLevel,
     Page,
+    StepInfo,
 )
 
 T = TypeVar("T")
@@ -43,7 +44,8 @@ class _Portal:
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
-    def iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
+    def iterate(self, agen: AsyncIterator[T]) -> Generator[T, None, None]:
+        """The async iterator's items; closing the generator early (`contextlib.closing`) closes the iterator."""
         try:
             while True:
                 try:
@@ -139,7 +141,7 @@ class Jobs:
         order: Literal["asc", "desc"] = "asc",
         limit: int = 1000,
         read_ahead: int = 4,
-    ) -> Iterator[builtins.list[LogEntry]]:
+    ) -> Generator[builtins.list[LogEntry], None, None]:
         return self._p.iterate(
             self._a.iter_log_pages(
                 job_id,
@@ -164,7 +166,7 @@ class Jobs:
         order: Literal["asc", "desc"] = "asc",
         limit: int = 1000,
         read_ahead: int = 4,
-    ) -> Iterator[LogEntry]:
+    ) -> Generator[LogEntry, None, None]:
         for page in self.iter_log_pages(
             job_id,
             after_time=after_time,
@@ -186,7 +188,7 @@ class Jobs:
     def events(self, job_id: str) -> builtins.list[JobEvent]:
         return self._p.call(self._a.events(job_id))
 
-    def watch(self, job_ids: Sequence[str], *, poll_interval: float | None = None) -> Iterator[Job]:
+    def watch(self, job_ids: Sequence[str], *, poll_interval: float | None = None) -> Generator[Job, None, None]:
         return self._p.iterate(self._a.watch(job_ids, poll_interval=poll_interval))
 
     def wait(
@@ -235,11 +237,22 @@ class Artifacts:
     def get(self, artifact_id: str) -> Artifact:
         return self._p.call(self._a.get(artifact_id))
 
-    def read(self, artifact_id: str, *, skip: int = 0) -> Iterator[Any]:
+    def read(self, artifact_id: str, *, skip: int = 0) -> Generator[Any, None, None]:
         return self._p.iterate(self._a.read(artifact_id, skip=skip))
 
     def delete(self, artifact_id: str, *, dry_run: bool = False) -> DeletePlan:
         return self._p.call(self._a.delete(artifact_id, dry_run=dry_run))
+
+
+class Steps:
+    """The processing steps of a `Client`'s platform (`client.steps`)."""
+
+    def __init__(self, client: AsyncClient, portal: _Portal) -> None:
+        self._a = client.steps
+        self._p = portal
+
+    def list(self) -> builtins.list[StepInfo]:
+        return self._p.call(self._a.list())
 
 
 class Client:
@@ -268,6 +281,7 @@ class Client:
         self._portal = _Portal()
         self.jobs = Jobs(self._async, self._portal)
         self.artifacts = Artifacts(self._async, self._portal)
+        self.steps = Steps(self._async, self._portal)
 
     @property
     def backend(self) -> Backend:

@@ -28,6 +28,7 @@ from jobnode.core.models import (
     LogEntry,
     LogLevel,
     Page,
+    StepInfo,
 )
 
 
@@ -70,6 +71,7 @@ class Capabilities:
             that reading a long log can read ahead several pages at once.
         tags: jobs carry tags and can be listed by tag.
         idempotency: creating with the same idempotency key returns the same job.
+        steps: the processing steps the platform runs can be listed, with their parameters.
         sweep: how `list_jobs` can report on many jobs at once (None: it cannot, or no better than `get_job`).
     """
 
@@ -91,6 +93,7 @@ class Capabilities:
     log_segments: bool = False
     tags: bool = False
     idempotency: bool = False
+    steps: bool = False
     sweep: Sweep | None = None
 
     def supports(self, capability: Capability) -> bool:
@@ -120,6 +123,7 @@ Capability = Literal[
     "log_segments",
     "tags",
     "idempotency",
+    "steps",
 ]
 
 
@@ -247,6 +251,11 @@ class SegmentsLogs(Protocol):
         ...
 
 
+@runtime_checkable
+class ListsSteps(Protocol):
+    async def list_steps(self) -> list[StepInfo]: ...
+
+
 #: the protocol a backend implements for each capability it declares (capabilities without one, such as `lineage`,
 #: `tags`, `subjobs` or `idempotency`, change what the common operations do rather than add one)
 CAPABILITY_PROTOCOLS: dict[str, type[Any]] = {
@@ -263,6 +272,7 @@ CAPABILITY_PROTOCOLS: dict[str, type[Any]] = {
     "resubmit": ResubmitsFailed,
     "plan": PlansJobs,
     "log_segments": SegmentsLogs,
+    "steps": ListsSteps,
 }
 
 

@@ -273,6 +273,17 @@ class JobPlan(Model):
     request: dict[str, Any] | None = None
 
 
+class StepInfo(Model):
+    """A processing step a platform runs (`client.steps.list()`): its name, version and parameters."""
+
+    name: str
+    version: str
+    description: str | None = None
+    executor: str | None = None
+    module: str | None = None
+    params_schema: dict[str, Any] = Field(default_factory=dict, description="the JSON schema of its parameters")
+
+
 class JobResult(Model):
     """What a terminal job produced."""
 

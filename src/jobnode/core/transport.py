@@ -333,18 +333,36 @@ class Transport:
         )
 
     def _failed(self, method: str, url: str, exc: Exception) -> str:
-        """What went wrong, said as what it is: a pool with no free connection is this client's, not the service's."""
-        detail = str(exc) or "no detail"
+        """What went wrong on the way to the platform, and what to do: a busy pool or a slow answer is not a
+        service that cannot be reached."""
+        where = f"the {self.platform} service at {self.base_url}"
+        timeout = self.http.timeout
         if isinstance(exc, httpx.PoolTimeout):
             pool = f"{self._pool_size} pooled connections" if self._pool_size else "pooled connections"
             return (
-                f"no free connection to the {self.platform} service at {self.base_url} ({method} {url}): all of this "
-                f"client's {pool} stayed busy (open streams or requests) past the pool timeout; the service was not "
-                "asked. Make fewer requests at once on one client, or give it more connections"
+                f"no free connection to {where} within {timeout.pool}s ({method} {url}): all of this client's {pool} "
+                "stayed busy (open streams or requests); the service was not asked. Send fewer requests at once on "
+                "one client, or raise the timeout"
+            )
+        if isinstance(exc, httpx.ConnectTimeout):
+            return (
+                f"{where} did not accept a connection within {timeout.connect}s ({method} {url}); check the URL "
+                "and that the network reaches it"
+            )
+        if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout):
+            seconds = timeout.read if isinstance(exc, httpx.ReadTimeout) else timeout.write
+            return (
+                f"{where} did not answer {method} {url} within {seconds}s; it may be overloaded: try again, or "
+                "raise the timeout setting"
+            )
+        if isinstance(exc, httpx.ConnectError):
+            return (
+                f"could not reach {where} ({method} {url}): {str(exc) or 'connection refused'}; check that it is "
+                "running and the URL is right"
             )
         return (
-            f"could not reach the {self.platform} service at {self.base_url} ({method} {url}): "
-            f"{type(exc).__name__}: {detail}; check that it is running and the URL is right"
+            f"the connection to {where} broke during {method} {url}: {type(exc).__name__}: {str(exc) or 'no detail'}; "
+            "check that it is running and try again (its log says why if it goes on)"
         )
 
     async def _wait(self, attempt: int, retry_after: float | None, why: str) -> None:

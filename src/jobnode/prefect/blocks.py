@@ -10,7 +10,7 @@ from pydantic import Field
 
 from jobnode.core.models import DeletePlan, Job, JobResult, JobSpec, LogEntry
 from jobnode.prefect import jobs
-from jobnode.prefect.credentials import BLOCKS, DOCS_URL, LOGO_URL, JobnodeCredentials
+from jobnode.prefect.credentials import BLOCKS, JobnodeCredentials
 
 if TYPE_CHECKING:
     AnyCredentials = JobnodeCredentials
@@ -95,8 +95,6 @@ class JobnodeJob(JobBlock[JobResult]):
     """
 
     _block_type_name = "Jobnode Job"
-    _logo_url = LOGO_URL
-    _documentation_url = DOCS_URL
     _code_example = """
         from jobnode.prefect import JobnodeJob
 

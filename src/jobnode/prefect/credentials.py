@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from jobnode.client import AsyncClient, Client
@@ -36,8 +36,6 @@ _CODE_EXAMPLE = """
         job = await client.jobs.create(name="nightly", step="sentiment", items=["good", "bad"])
     """
 _LOCAL = get_platform("local")
-DOCS_URL = HttpUrl("https://github.com/jobnode/jobnode/blob/main/docs/prefect.md")
-LOGO_URL = HttpUrl("https://raw.githubusercontent.com/jobnode/jobnode/main/docs/prefect-logo.png")
 
 
 class JobnodeCredentials(CredentialsBlock):
@@ -56,9 +54,9 @@ class JobnodeCredentials(CredentialsBlock):
         ```
     """
 
+    # no `_logo_url` or `_documentation_url`: jobnode has no public web home to point at (docs/prefect.md ships
+    # with the project), and a guessed address would be a broken link in Prefect's UI
     _block_type_name = "Jobnode Credentials"
-    _logo_url = LOGO_URL
-    _documentation_url = DOCS_URL
     _code_example = _CODE_EXAMPLE.format(name="JobnodeCredentials")
 
     platform: Literal["local"] = Field(default="local", description="The jobnode platform these credentials are for.")

@@ -243,7 +243,7 @@ async def cleanup(
         len(report.kept),
     )
     for blocker in report.kept:
-        logger.info("kept %s %s: %s", blocker.kind, blocker.id, blocker.reason)
+        logger.info("not deleted: %s", blocker.reason)
     return report
 
 

@@ -29,6 +29,7 @@ PLATFORM = Platform(
         tags=True,
         idempotency=True,
         sweep=Sweep(page_size=1000, active_only=True),
+        steps=True,
     ),
     backend="jobnode.platforms.local.backend:LocalBackend.from_settings",
     url_scheme="http",

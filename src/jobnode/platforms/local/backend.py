@@ -25,6 +25,7 @@ from jobnode.core.models import (
     JobSpec,
     LogEntry,
     Page,
+    StepInfo,
 )
 from jobnode.core.ratelimit import RequestLimiter
 from jobnode.core.transport import IDEMPOTENCY_HEADER, BearerAuth, RetryPolicy, Transport
@@ -36,6 +37,7 @@ _LOG_PAGE = TypeAdapter(Page[LogEntry])
 _ERRORS = TypeAdapter(list[JobError])
 _EVENTS = TypeAdapter(list[JobEvent])
 _DEAD_LETTERS = TypeAdapter(list[DeadLetter])
+_STEPS = TypeAdapter(list[StepInfo])
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 #: pages a log segment holds, about, and the most segments a log is cut into
@@ -226,3 +228,8 @@ class LocalBackend:
             "DELETE", f"/v1/artifacts/{artifact_id}", params={"dry_run": json.dumps(dry_run)}
         )
         return DeletePlan.model_validate_json(response.content)
+
+    # -- steps --------------------------------------------------------------------------------------------------
+
+    async def list_steps(self) -> list[StepInfo]:
+        return _STEPS.validate_python(_data(await self._get("/v1/steps")))
