@@ -9,8 +9,11 @@ import threading
 from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from jobnode.client._async import AsyncClient, ProgressCallback
+from jobnode.client._async import AsyncClient, LogCallback, ProgressCallback
+from jobnode.client._attach import Attached
 from jobnode.client._cleanup import CleanupReport
+from jobnode.client._logs import FIRST_ERRORS, LogSummary, LogTally
+from jobnode.client._outcome import CancelOutcome
 from jobnode.core.backend import Backend
 from jobnode.core.models import (
     Artifact,
@@ -38,7 +41,14 @@ class _Portal:
         self._thread.start()
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result()
+        except BaseException:
+            # the caller was interrupted (Airflow's execution timeout, a signal): stop the coroutine too, so that a
+            # wait it started ends (and cancels its job) instead of going on unseen
+            future.cancel()
+            raise
 
     def iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
         try:
@@ -131,6 +141,63 @@ class Jobs:
                 raise_on_failure=raise_on_failure,
             )
         )
+
+    def wait_or_cancel(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        poll_interval: float = 2.0,
+        on_progress: ProgressCallback | None = None,
+        raise_on_failure: bool = True,
+    ) -> Job:
+        return self._p.call(
+            self._a.wait_or_cancel(
+                job_id,
+                timeout=timeout,
+                poll_interval=poll_interval,
+                on_progress=on_progress,
+                raise_on_failure=raise_on_failure,
+            )
+        )
+
+    def cancel_overdue(self, job_id: str) -> CancelOutcome:
+        return self._p.call(self._a.cancel_overdue(job_id))
+
+    def submit_or_reattach(
+        self,
+        spec: JobSpec,
+        *,
+        key: str | None,
+        generation: int = 0,
+        after: Job | None = None,
+        retry_from_failure: bool = False,
+    ) -> Attached:
+        return self._p.call(
+            self._a.submit_or_reattach(
+                spec, key=key, generation=generation, after=after, retry_from_failure=retry_from_failure
+            )
+        )
+
+    def resubmission_chain(self, job: Job) -> builtins.list[Job]:
+        return self._p.call(self._a.resubmission_chain(job))
+
+    def summarize_logs(
+        self,
+        job_id: str,
+        *,
+        on_entry: LogCallback | None = None,
+        first_errors: int = FIRST_ERRORS,
+        **filters: Any,
+    ) -> LogSummary:
+        # the entries are handed over in the caller's thread: `on_entry` may block (write a file) without
+        # holding up the client's event loop
+        tally = LogTally(job_id, first_errors=first_errors)
+        for entry in self.iter_logs(job_id, **filters):
+            tally.add(entry)
+            if on_entry is not None:
+                on_entry(entry)
+        return tally.summary()
 
     def dead_letters(self, job_id: str) -> builtins.list[DeadLetter]:
         return self._p.call(self._a.dead_letters(job_id))
