@@ -17,7 +17,7 @@ from jobnode.client._attach import Attached, resubmitted_from, submit_or_reattac
 from jobnode.client._capabilities import check, require
 from jobnode.client._cleanup import CleanupReport, cleanup
 from jobnode.client._logs import FIRST_ERRORS, LogSummary, LogTally
-from jobnode.client._outcome import CancelOutcome, cancel_overdue, wait_or_cancel
+from jobnode.client._outcome import LAST_ERRORS, CancelOutcome, cancel_overdue, wait_or_cancel
 from jobnode.core.backend import (
     Backend,
     CancelsJobs,
@@ -336,6 +336,18 @@ class AsyncJobs:
             on_progress=on_progress,
             raise_on_failure=raise_on_failure,
         )
+
+    async def failure_of(self, job: Job) -> JobFailed:
+        """What a job that did not succeed failed of: its reason and its last errors, where the platform keeps
+        errors (`failure_report` shows them).
+
+        Example:
+            ```python
+            if job.state is not JobState.SUCCEEDED:
+                raise MyError(failure_report(await client.jobs.failure_of(job)))
+            ```
+        """
+        return JobFailed(job, await self.last_errors(job.id, limit=LAST_ERRORS))
 
     async def cancel_overdue(self, job_id: str) -> CancelOutcome:
         """Cancel a job that nobody will wait for any more (its wait timed out); never raises for a platform that

@@ -15,6 +15,7 @@ from jobnode.client._cleanup import CleanupReport
 from jobnode.client._logs import FIRST_ERRORS, LogSummary, LogTally
 from jobnode.client._outcome import CancelOutcome
 from jobnode.core.backend import Backend
+from jobnode.core.errors import JobFailed
 from jobnode.core.models import (
     Artifact,
     DeadLetter,
@@ -141,6 +142,9 @@ class Jobs:
                 raise_on_failure=raise_on_failure,
             )
         )
+
+    def failure_of(self, job: Job) -> JobFailed:
+        return self._p.call(self._a.failure_of(job))
 
     def wait_or_cancel(
         self,
