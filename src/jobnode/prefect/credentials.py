@@ -22,7 +22,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
+from prefect.blocks.core import Block, schema_extra
+from pydantic import ConfigDict, Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from jobnode.client import AsyncClient, Client
@@ -38,6 +39,18 @@ _CODE_EXAMPLE = """
 _LOCAL = get_platform("local")
 DOCS_URL = HttpUrl("https://github.com/jobnode/jobnode/blob/main/docs/prefect.md")
 LOGO_URL = HttpUrl("https://raw.githubusercontent.com/jobnode/jobnode/main/docs/prefect-logo.png")
+
+
+def _platform_required(schema: dict[str, Any], model: type[Block]) -> None:
+    """Prefect's block schema, with `platform` required.
+
+    Every other field has a default, so without this any object would validate as these credentials: a deployment
+    parameter given as a block reference (`{"$ref": {"block_document_id": ...}}`) would then match both the
+    reference and the block in the `oneOf` Prefect checks parameters against, and be refused; and the blocks of two
+    platforms could not be told apart. `platform` still defaults to the block's own platform in Python.
+    """
+    schema_extra(schema, model)
+    schema["required"] = sorted({*schema.get("required", []), "platform"})
 
 
 class JobnodeCredentials(CredentialsBlock):
@@ -60,6 +73,7 @@ class JobnodeCredentials(CredentialsBlock):
     _logo_url = LOGO_URL
     _documentation_url = DOCS_URL
     _code_example = _CODE_EXAMPLE.format(name="JobnodeCredentials")
+    model_config = ConfigDict(json_schema_extra=_platform_required)
 
     platform: Literal["local"] = Field(default="local", description="The jobnode platform these credentials are for.")
     url: str | None = Field(
