@@ -500,3 +500,12 @@ def test_link_reads_the_job_url_from_xcom(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(XCom, "get_value", get_value)
     assert JobnodeJobLink().get_link(None, ti_key=None) == "http://127.0.0.1:8765/v1/jobs/job_1"  # type: ignore[arg-type]
     assert asked["key"] == XCOM_JOB_URL
+
+
+def test_the_example_dag_cleans_up_in_a_teardown() -> None:
+    import runpy
+
+    dag = runpy.run_path(str(Path(__file__).resolve().parents[2] / "dags" / "jobnode_example.py"))["dag"]
+    [cleanup] = [t for t in dag.tasks if isinstance(t, JobnodeCleanupOperator)]
+    assert cleanup.is_teardown
+    assert not cleanup.downstream_list  # the only leaf, and one that does not decide the run's state

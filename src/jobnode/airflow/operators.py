@@ -463,7 +463,8 @@ class JobnodeSubmitJobOperator(ResumableJobMixin, _JobnodeTask):
         """The summary of a job that has ended; a job that did not succeed fails the task with its last errors."""
         from jobnode.airflow._results import job_summary, raise_if_failed
 
-        self._job = raise_if_failed(client, job)
+        self._job = job  # what OpenLineage reports, also when the job failed
+        raise_if_failed(client, job)
         chain = client.jobs.resubmission_chain(job)
         summary = job_summary(chain)
         self.log.info(

@@ -1,8 +1,10 @@
-"""One end-to-end test with real Airflow processes (api-server, scheduler with the LocalExecutor, dag-processor,
-triggerer; SQLite metadata database) against the real local service."""
+"""End-to-end tests with real Airflow processes (api-server, scheduler with the LocalExecutor, dag-processor,
+triggerer; SQLite metadata database) against the real local service, started as the docs' local setup starts them
+(the scheduler's and triggerer's log servers off: nothing listens beyond loopback)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -10,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +24,15 @@ from jobnode.core.models import JobState
 from tests.e2e.airflow.conftest import AirflowHome
 
 LIVE_DAGS = Path(__file__).resolve().parent / "live_dags"
+SCHEDULED_DAGS = Path(__file__).resolve().parent / "scheduled_dags"
 DAG_ID = "jobnode_live_test"
-COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+#: each component with the arguments of the docs' local setup
+COMPONENTS = {
+    "api-server": [],
+    "scheduler": ["--skip-serve-logs"],
+    "dag-processor": [],
+    "triggerer": ["--skip-serve-logs"],
+}
 
 
 def _free_port() -> int:
@@ -50,12 +60,12 @@ class Airflow:
     """The Airflow components as child processes, each in a process group of its own (so that stopping one
     stops the processes it started too), and a REST API client."""
 
-    def __init__(self, home: AirflowHome, logs: Path) -> None:
+    def __init__(self, home: AirflowHome, logs: Path, dags: Path) -> None:
         self.home = home.home
         self.port = _free_port()
         self.env = {
             **home.env,
-            "AIRFLOW__CORE__DAGS_FOLDER": str(LIVE_DAGS),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "false",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
@@ -71,14 +81,24 @@ class Airflow:
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
 
     def start(self) -> None:
-        airflow = str(Path(sys.executable).with_name("airflow"))
-        for name in COMPONENTS:
-            with (self.logs / f"{name}.log").open("wb") as out:
-                self.procs[name] = subprocess.Popen(
-                    [airflow, name], env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-                )
+        """The API server first (tasks report to it from their first line), then the other components."""
+        self._start("api-server")
         token = _until("the API server answers", self._token, timeout=120)
         self.http.headers["Authorization"] = f"Bearer {token}"
+        for name in COMPONENTS:
+            if name not in self.procs:
+                self._start(name)
+
+    def _start(self, name: str) -> None:
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        with (self.logs / f"{name}.log").open("wb") as out:
+            self.procs[name] = subprocess.Popen(
+                [airflow, name, *COMPONENTS[name]],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def _token(self) -> str:
         response = self.http.get("/auth/token")
@@ -101,9 +121,28 @@ class Airflow:
         response.raise_for_status()
         return response.json()
 
-    def task(self, run_id: str, task_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}")
+    def task(self, run_id: str, task_id: str, dag_id: str = DAG_ID) -> dict[str, Any]:
+        result: dict[str, Any] = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
         return result
+
+    def ended(self, run_id: str, task_id: str, timeout: float) -> dict[str, Any]:
+        """The task instance once it has ended (succeeded or failed for good)."""
+        result: dict[str, Any] = _until(
+            f"{task_id} ends",
+            lambda: (ti := self.task(run_id, task_id))["state"] in ("success", "failed") and ti,
+            timeout=timeout,
+        )
+        return result
+
+    def link(self, run_id: str, task_id: str) -> str | None:
+        """What the task's "jobnode job" button opens, as the UI asks the API server for it."""
+        links = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/links")["extra_links"]
+        return links.get("jobnode job")  # type: ignore[no-any-return]
+
+    def log(self, run_id: str, task_id: str, try_number: int) -> str:
+        """The task's log as the UI reads it through the API server."""
+        path = f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        return json.dumps(self.api("GET", path, headers={"Accept": "application/json"}))
 
     def trigger_log(self, run_id: str, task_id: str) -> str:
         """What the task's trigger logged in the triggerer so far."""
@@ -114,14 +153,27 @@ class Airflow:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs.glob("*.log"))
 
 
-@pytest.fixture
-def airflow(airflow_home: AirflowHome, tmp_path: Path) -> Iterator[Airflow]:
-    processes = Airflow(airflow_home, tmp_path)
+@contextmanager
+def running(home: AirflowHome, logs: Path, dags: Path) -> Iterator[Airflow]:
+    processes = Airflow(home, logs, dags)
     try:
         processes.start()
         yield processes
     finally:
         processes.stop()
+
+
+@pytest.fixture
+def airflow(airflow_home: AirflowHome, tmp_path: Path) -> Iterator[Airflow]:
+    with running(airflow_home, tmp_path, LIVE_DAGS) as processes:
+        yield processes
+
+
+@pytest.fixture
+def scheduling_airflow(airflow_home: AirflowHome, tmp_path: Path) -> Iterator[Airflow]:
+    """Airflow whose only DAG has a schedule (no other test's DAG is scheduled while it runs)."""
+    with running(airflow_home, tmp_path, SCHEDULED_DAGS) as processes:
+        yield processes
 
 
 @pytest.mark.slow
@@ -148,14 +200,42 @@ def test_deferred_task_marked_failed_cancels_its_job_and_a_killed_try_reattaches
         # the triggerer cancels the trigger as a user action and calls its on_kill, which cancels the job
         _until("the job is cancelled", lambda: client.jobs.get(job.id).state is JobState.CANCELLED, timeout=60)
 
-        killed = _until(
-            "the killed task succeeds on its retry",
-            lambda: (ti := airflow.task(run_id, "killed"))["state"] in ("success", "failed") and ti,
-            timeout=180,
-        )
+        killed = airflow.ended(run_id, "killed", timeout=180)
         assert killed["state"] == "success"
         assert killed["try_number"] == 2
         (only,) = client.jobs.list(name="live-killed").data  # the retry reattached: exactly one job
         assert only.state is JobState.SUCCEEDED
+        assert airflow.link(run_id, "killed") == only.url  # the button opens the job's own page
+        assert f"job {only.id}" in airflow.log(run_id, "killed", 2)  # logs read without the log servers
+
+        for task_id, name in (("worker_timeout", "live-worker-timeout"), ("deferred_timeout", "live-deferred-timeout")):
+            timed_out = airflow.ended(run_id, task_id, timeout=120)
+            assert timed_out["state"] == "failed", task_id
+            (job,) = client.jobs.list(name=name).data
+            assert client.jobs.wait(job.id, timeout=30).state is JobState.CANCELLED, task_id
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{airflow.tail()}") from None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_scheduled_dag_run_completes(scheduling_airflow: Airflow, client: jobnode.Client) -> None:
+    """Nothing triggers this DAG: the scheduler creates its run from the schedule, and the run must complete."""
+    try:
+        runs = _until(
+            "the scheduler starts and finishes a scheduled run",
+            lambda: [
+                r
+                for r in scheduling_airflow.api("GET", "/dags/jobnode_scheduled_test/dagRuns")["dag_runs"]
+                if r["run_type"] == "scheduled" and r["state"] in ("success", "failed")
+            ],
+            timeout=240,
+        )
+        assert [r["state"] for r in runs] == ["success"]
+        run_id = runs[0]["dag_run_id"]
+        xcom = f"/dags/jobnode_scheduled_test/dagRuns/{run_id}/taskInstances/scheduled/xcomEntries/job_id"
+        job_id = scheduling_airflow.api("GET", xcom)["value"]
+        # the job succeeded, then the cleanup deleted it (its events outlive it)
+        assert {"succeeded", "deleted"} <= {e.type for e in client.jobs.events(job_id)}
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{scheduling_airflow.tail()}") from None
