@@ -134,6 +134,10 @@ class Airflow:
         )
         return result
 
+    def xcom(self, run_id: str, task_id: str, key: str) -> Any:
+        path = f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        return self.api("GET", path)["value"]
+
     def link(self, run_id: str, task_id: str) -> str | None:
         """What the task's "jobnode job" button opens, as the UI asks the API server for it."""
         links = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/links")["extra_links"]
@@ -183,6 +187,7 @@ def test_deferred_task_marked_failed_cancels_its_job_and_a_killed_try_reattaches
 ) -> None:
     try:
         _until("the DAG is parsed", lambda: airflow.api("GET", f"/dags/{DAG_ID}"), timeout=120)
+        airflow.api("POST", "/variables", json={"key": "live_seconds", "value": "0.1"})
         run_id = airflow.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None})["dag_run_id"]
 
         deferred = _until(
@@ -207,6 +212,26 @@ def test_deferred_task_marked_failed_cancels_its_job_and_a_killed_try_reattaches
         assert only.state is JobState.SUCCEEDED
         assert airflow.link(run_id, "killed") == only.url  # the button opens the job's own page
         assert f"job {only.id}" in airflow.log(run_id, "killed", 2)  # logs read without the log servers
+
+        # a succeeded task cleared after its request changed runs the new request (and the unchanged one would not)
+        assert airflow.ended(run_id, "changing", timeout=120)["state"] == "success"
+        first = airflow.xcom(run_id, "changing", "job_id")
+        airflow.api("PATCH", "/variables/live_seconds", json={"key": "live_seconds", "value": "0.2"})
+        airflow.api(
+            "POST",
+            f"/dags/{DAG_ID}/clearTaskInstances",
+            json={"dag_run_id": run_id, "task_ids": ["changing"], "only_failed": False, "dry_run": False},
+        )
+        again = _until(
+            "the cleared task runs again",
+            lambda: (ti := airflow.task(run_id, "changing"))["try_number"] == 2 and ti["state"] == "success" and ti,
+            timeout=120,
+        )
+        assert again
+        second = airflow.xcom(run_id, "changing", "job_id")
+        assert second != first  # not the stale job of the first request
+        assert client.jobs.get(second).state is client.jobs.get(first).state is JobState.SUCCEEDED
+        assert f"job {second}" in airflow.log(run_id, "changing", 2)
 
         for task_id, name in (("worker_timeout", "live-worker-timeout"), ("deferred_timeout", "live-deferred-timeout")):
             timed_out = airflow.ended(run_id, task_id, timeout=120)
