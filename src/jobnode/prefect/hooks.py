@@ -16,7 +16,7 @@ from typing import Any
 
 from prefect import Flow
 from prefect.blocks.core import Block
-from prefect.client.schemas.objects import FlowRun, State, TaskRun
+from prefect.client.schemas.objects import FlowRun, State
 from prefect.context import TaskRunContext
 from prefect.flows import FlowStateHook
 from prefect.transactions import Transaction
@@ -96,23 +96,20 @@ def undo_submitted_job(txn: Transaction) -> None:
     job_id = txn.get(TXN_JOB_ID, None)
     if job_id is None:
         return
-    if _retried() is not None:
+    if _will_run_again():
         run_logger().info("job %s is kept: the task run that rolled back will run again and reattach to it", job_id)
         return
     run_sync(_undo(job_id, txn.get(TXN_CREDENTIALS, None)))
 
 
-def _retried() -> TaskRun | None:
-    """The task run whose failed attempt is rolling back, when Prefect will run it again (it has retries left).
+def _will_run_again() -> bool:
+    """Whether the task run whose failed attempt is rolling back will run again (it has retries left).
 
     A rollback runs inside the engine of the task run that failed, before the engine decides on a retry, so this
     counts the attempts as the engine will (a `retry_condition_fn` is not consulted: it needs the exception).
     """
     context = TaskRunContext.get()
-    if context is None:
-        return None
-    attempts = context.task_run.run_count
-    return context.task_run if attempts <= context.task.retries else None
+    return context is not None and context.task_run.run_count <= context.task.retries
 
 
 async def _undo(job_id: str, credentials: JobnodeCredentials | None) -> None:
