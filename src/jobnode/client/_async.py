@@ -302,6 +302,62 @@ class AsyncJobs:
             raise JobFailed(last, await self.last_errors(job_id))
         return last
 
+    async def last_errors(self, job_id: str, *, limit: int = 10) -> builtins.list[JobError]:
+        """The job's most recent errors where the platform keeps them; none where it does not or cannot say."""
+        if not self._backend.capabilities.errors:
+            return []
+        try:
+            return await self.errors(job_id, limit=limit)
+        except Exception as exc:
+            if is_transient(exc) or isinstance(exc, JobnodeError):
+                return []
+            raise
+
+    async def dead_letters(self, job_id: str) -> builtins.list[DeadLetter]:
+        """The dead-lettered batches of a job (their items and last error)."""
+        return await require(self._backend, "dead_letters", ReadsDeadLetters).get_dead_letters(job_id)
+
+    async def resubmit_failed(self, job_id: str, *, idempotency_key: str | None = None, **overrides: Any) -> Job:
+        """Run a finished job's failures again as a new job: the items of its dead-lettered batches and the items
+        that failed alone, with the same step, parameters and webhook unless `overrides` (`JobSpec` fields such as
+        `max_attempts=5` or `params={...}`) say otherwise. The new job is tagged `resubmit-of:<job_id>`.
+
+        Example:
+            ```python
+            retry = await client.jobs.resubmit_failed(job.id, max_attempts=5, idempotency_key=f"retry-{job.id}")
+            retry = await client.jobs.wait(retry.id)
+            ```
+        """
+        backend = require(self._backend, "resubmit", ResubmitsFailed)
+        payload = _OVERRIDES.dump_python(overrides, mode="json")
+        return await backend.resubmit_failed(job_id, payload, idempotency_key=idempotency_key)
+
+    async def cleanup(
+        self,
+        job_ids: Sequence[str],
+        *,
+        delete_outputs: bool = True,
+        protect: Iterable[str] = (),
+        dry_run: bool = False,
+    ) -> CleanupReport:
+        """Delete as much of `job_ids` as the lineage rules allow, with their outputs; keep the rest and say why.
+
+        A job is kept when it is not finished, has a sub-job that stays, or has an output that must stay: one in
+        `protect` (artifact ids, e.g. a DAG's outlet assets), or one read by a job that stays. Works on every
+        platform: the lineage is what the platform knows (see `jobnode.client._cleanup`).
+
+        Example:
+            ```python
+            report = await client.jobs.cleanup([extract.id, transform.id], protect=[transform.outputs[0].id])
+            for blocker in report.kept:
+                print(blocker.id, blocker.reason)
+            ```
+        """
+        check(self._backend, "delete")
+        return await cleanup(self._backend, job_ids, delete_outputs=delete_outputs, protect=protect, dry_run=dry_run)
+
+    # -- what every integration does with jobs (Airflow and Prefect translate these, nothing more) -----------------
+
     async def wait_or_cancel(
         self,
         job_id: str,
@@ -425,60 +481,6 @@ class AsyncJobs:
             if on_entry is not None:
                 on_entry(entry)
         return tally.summary()
-
-    async def last_errors(self, job_id: str, *, limit: int = 10) -> builtins.list[JobError]:
-        """The job's most recent errors where the platform keeps them; none where it does not or cannot say."""
-        if not self._backend.capabilities.errors:
-            return []
-        try:
-            return await self.errors(job_id, limit=limit)
-        except Exception as exc:
-            if is_transient(exc) or isinstance(exc, JobnodeError):
-                return []
-            raise
-
-    async def dead_letters(self, job_id: str) -> builtins.list[DeadLetter]:
-        """The dead-lettered batches of a job (their items and last error)."""
-        return await require(self._backend, "dead_letters", ReadsDeadLetters).get_dead_letters(job_id)
-
-    async def resubmit_failed(self, job_id: str, *, idempotency_key: str | None = None, **overrides: Any) -> Job:
-        """Run a finished job's failures again as a new job: the items of its dead-lettered batches and the items
-        that failed alone, with the same step, parameters and webhook unless `overrides` (`JobSpec` fields such as
-        `max_attempts=5` or `params={...}`) say otherwise. The new job is tagged `resubmit-of:<job_id>`.
-
-        Example:
-            ```python
-            retry = await client.jobs.resubmit_failed(job.id, max_attempts=5, idempotency_key=f"retry-{job.id}")
-            retry = await client.jobs.wait(retry.id)
-            ```
-        """
-        backend = require(self._backend, "resubmit", ResubmitsFailed)
-        payload = _OVERRIDES.dump_python(overrides, mode="json")
-        return await backend.resubmit_failed(job_id, payload, idempotency_key=idempotency_key)
-
-    async def cleanup(
-        self,
-        job_ids: Sequence[str],
-        *,
-        delete_outputs: bool = True,
-        protect: Iterable[str] = (),
-        dry_run: bool = False,
-    ) -> CleanupReport:
-        """Delete as much of `job_ids` as the lineage rules allow, with their outputs; keep the rest and say why.
-
-        A job is kept when it is not finished, has a sub-job that stays, or has an output that must stay: one in
-        `protect` (artifact ids, e.g. a DAG's outlet assets), or one read by a job that stays. Works on every
-        platform: the lineage is what the platform knows (see `jobnode.client._cleanup`).
-
-        Example:
-            ```python
-            report = await client.jobs.cleanup([extract.id, transform.id], protect=[transform.outputs[0].id])
-            for blocker in report.kept:
-                print(blocker.id, blocker.reason)
-            ```
-        """
-        check(self._backend, "delete")
-        return await cleanup(self._backend, job_ids, delete_outputs=delete_outputs, protect=protect, dry_run=dry_run)
 
 
 def _ended(job: Job | None) -> bool:

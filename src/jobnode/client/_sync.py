@@ -143,6 +143,22 @@ class Jobs:
             )
         )
 
+    def dead_letters(self, job_id: str) -> builtins.list[DeadLetter]:
+        return self._p.call(self._a.dead_letters(job_id))
+
+    def resubmit_failed(self, job_id: str, *, idempotency_key: str | None = None, **overrides: Any) -> Job:
+        return self._p.call(self._a.resubmit_failed(job_id, idempotency_key=idempotency_key, **overrides))
+
+    def cleanup(
+        self,
+        job_ids: Sequence[str],
+        *,
+        delete_outputs: bool = True,
+        protect: Iterable[str] = (),
+        dry_run: bool = False,
+    ) -> CleanupReport:
+        return self._p.call(self._a.cleanup(job_ids, delete_outputs=delete_outputs, protect=protect, dry_run=dry_run))
+
     def failure_of(self, job: Job) -> JobFailed:
         return self._p.call(self._a.failure_of(job))
 
@@ -202,22 +218,6 @@ class Jobs:
             if on_entry is not None:
                 on_entry(entry)
         return tally.summary()
-
-    def dead_letters(self, job_id: str) -> builtins.list[DeadLetter]:
-        return self._p.call(self._a.dead_letters(job_id))
-
-    def resubmit_failed(self, job_id: str, *, idempotency_key: str | None = None, **overrides: Any) -> Job:
-        return self._p.call(self._a.resubmit_failed(job_id, idempotency_key=idempotency_key, **overrides))
-
-    def cleanup(
-        self,
-        job_ids: Sequence[str],
-        *,
-        delete_outputs: bool = True,
-        protect: Iterable[str] = (),
-        dry_run: bool = False,
-    ) -> CleanupReport:
-        return self._p.call(self._a.cleanup(job_ids, delete_outputs=delete_outputs, protect=protect, dry_run=dry_run))
 
 
 class Artifacts:
