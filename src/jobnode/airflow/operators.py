@@ -266,6 +266,8 @@ class JobnodeSubmitJobOperator(ResumableJobMixin, _JobnodeTask):
     # -- execution ---------------------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
+        # a try starts from what the task state store and the platform say, never from an earlier try in memory
+        self._earlier, self._job, self._summary = None, None, None
         self._spec = self.build_spec(context)
         return self.execute_resumable(context)
 
