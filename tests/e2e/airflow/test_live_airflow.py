@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from jobnode.core.models import JobState
 from tests.e2e.airflow.conftest import AirflowHome
 
 LIVE_DAGS = Path(__file__).resolve().parent / "live_dags"
-SCHEDULED_DAGS = Path(__file__).resolve().parent / "scheduled_dags"
 DAG_ID = "jobnode_live_test"
 #: each component with the arguments of the docs' local setup
 COMPONENTS = {
@@ -60,12 +58,12 @@ class Airflow:
     """The Airflow components as child processes, each in a process group of its own (so that stopping one
     stops the processes it started too), and a REST API client."""
 
-    def __init__(self, home: AirflowHome, logs: Path, dags: Path) -> None:
+    def __init__(self, home: AirflowHome, logs: Path) -> None:
         self.home = home.home
         self.port = _free_port()
         self.env = {
             **home.env,
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(LIVE_DAGS),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "false",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
@@ -157,9 +155,9 @@ class Airflow:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs.glob("*.log"))
 
 
-@contextmanager
-def running(home: AirflowHome, logs: Path, dags: Path) -> Iterator[Airflow]:
-    processes = Airflow(home, logs, dags)
+@pytest.fixture
+def airflow(airflow_home: AirflowHome, tmp_path: Path) -> Iterator[Airflow]:
+    processes = Airflow(airflow_home, tmp_path)
     try:
         processes.start()
         yield processes
@@ -167,24 +165,15 @@ def running(home: AirflowHome, logs: Path, dags: Path) -> Iterator[Airflow]:
         processes.stop()
 
 
-@pytest.fixture
-def airflow(airflow_home: AirflowHome, tmp_path: Path) -> Iterator[Airflow]:
-    with running(airflow_home, tmp_path, LIVE_DAGS) as processes:
-        yield processes
-
-
-@pytest.fixture
-def scheduling_airflow(airflow_home: AirflowHome, tmp_path: Path) -> Iterator[Airflow]:
-    """Airflow whose only DAG has a schedule (no other test's DAG is scheduled while it runs)."""
-    with running(airflow_home, tmp_path, SCHEDULED_DAGS) as processes:
-        yield processes
-
-
 @pytest.mark.slow
-@pytest.mark.timeout(360)
-def test_deferred_task_marked_failed_cancels_its_job_and_a_killed_try_reattaches(
+@pytest.mark.timeout(480)
+def test_schedules_deferral_kills_timeouts_and_clears_as_users_meet_them(
     airflow: Airflow, client: jobnode.Client
 ) -> None:
+    """One Airflow, the DAGs of `live_dags/`: a deferred task marked failed cancels its job; a killed try's retry
+    reattaches to its one job, and its link opens that job's page; a task cleared after its request changed runs
+    the new request; `execution_timeout` on the worker and while deferred fails the task and cancels the job; a DAG
+    that only the scheduler starts completes."""
     try:
         _until("the DAG is parsed", lambda: airflow.api("GET", f"/dags/{DAG_ID}"), timeout=120)
         airflow.api("POST", "/variables", json={"key": "live_seconds", "value": "0.1"})
@@ -238,29 +227,24 @@ def test_deferred_task_marked_failed_cancels_its_job_and_a_killed_try_reattaches
             assert timed_out["state"] == "failed", task_id
             (job,) = client.jobs.list(name=name).data
             assert client.jobs.wait(job.id, timeout=30).state is JobState.CANCELLED, task_id
+        scheduled_run_completes(airflow, client)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{airflow.tail()}") from None
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_a_scheduled_dag_run_completes(scheduling_airflow: Airflow, client: jobnode.Client) -> None:
-    """Nothing triggers this DAG: the scheduler creates its run from the schedule, and the run must complete."""
-    try:
-        runs = _until(
-            "the scheduler starts and finishes a scheduled run",
-            lambda: [
-                r
-                for r in scheduling_airflow.api("GET", "/dags/jobnode_scheduled_test/dagRuns")["dag_runs"]
-                if r["run_type"] == "scheduled" and r["state"] in ("success", "failed")
-            ],
-            timeout=240,
-        )
-        assert [r["state"] for r in runs] == ["success"]
-        run_id = runs[0]["dag_run_id"]
-        xcom = f"/dags/jobnode_scheduled_test/dagRuns/{run_id}/taskInstances/scheduled/xcomEntries/job_id"
-        job_id = scheduling_airflow.api("GET", xcom)["value"]
-        # the job succeeded, then the cleanup deleted it (its events outlive it)
-        assert {"succeeded", "deleted"} <= {e.type for e in client.jobs.events(job_id)}
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{scheduling_airflow.tail()}") from None
+def scheduled_run_completes(airflow: Airflow, client: jobnode.Client) -> None:
+    """Nothing triggers `jobnode_scheduled_test`: the scheduler creates its run from the schedule, and the run must
+    complete (its job succeeded, then the cleanup deleted it)."""
+    runs = _until(
+        "the scheduler starts and finishes a scheduled run",
+        lambda: [
+            r
+            for r in airflow.api("GET", "/dags/jobnode_scheduled_test/dagRuns")["dag_runs"]
+            if r["run_type"] == "scheduled" and r["state"] in ("success", "failed")
+        ],
+        timeout=120,
+    )
+    assert [r["state"] for r in runs] == ["success"]
+    xcom = f"/dags/jobnode_scheduled_test/dagRuns/{runs[0]['dag_run_id']}/taskInstances/scheduled/xcomEntries/job_id"
+    job_id = airflow.api("GET", xcom)["value"]
+    assert {"succeeded", "deleted"} <= {e.type for e in client.jobs.events(job_id)}  # events outlive the job
