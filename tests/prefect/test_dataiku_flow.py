@@ -13,7 +13,6 @@ import httpx
 import pytest
 from prefect.blocks.core import Block
 from prefect.flows import load_flow_from_entrypoint
-from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from pydantic import ValidationError
 
 from jobnode.platforms.dataiku.backend import DataikuBackend
@@ -21,6 +20,7 @@ from jobnode.prefect import DataikuCredentials
 from jobnode.service.builtin_steps import SentimentParams, analyse
 from jobnode.service.process import ServiceProcess
 from tests.platforms.dataiku.conftest import project_key
+from tests.prefect.standards import JobnodeBlockStandards
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 REVIEWS = ["Great food and lovely staff.", "Awful, slow and rude.", "It was fine."]
@@ -46,7 +46,7 @@ def built(service: ServiceProcess, key: str, dataset: str) -> list[str]:
     return list(dss(service, "GET", f"/projects/{key}/datasets/{dataset}/partitions").json())
 
 
-class TestDataikuCredentialsStandards(BlockStandardTestSuite):
+class TestDataikuCredentialsStandards(JobnodeBlockStandards):
     @pytest.fixture
     def block(self) -> type[Block]:
         return DataikuCredentials
@@ -57,7 +57,7 @@ class TestBlock:
         schema = DataikuCredentials.model_json_schema()
         fields = schema["properties"]
         assert (fields["url"]["title"], fields["token"]["title"]) == ("DSS URL", "API key")
-        assert fields["project_key"]["title"] == "Project key" and schema["required"] == ["project_key"]
+        assert fields["project_key"]["title"] == "Project key" and schema["required"] == ["platform", "project_key"]
         assert DataikuCredentials(project_key="REVIEWS").url is None  # DSS has no public URL: give yours
 
     async def test_the_client_is_a_dataiku_client_with_every_option(self) -> None:

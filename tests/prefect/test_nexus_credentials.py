@@ -27,7 +27,7 @@ class TestNexusCredentialsStandards(JobnodeBlockStandards):
 def test_the_form_names_its_fields_as_nexus_does() -> None:
     fields = NexusCredentials.model_json_schema()["properties"]
     assert (fields["url"]["title"], fields["token"]["title"]) == ("Endpoint", "Secret key")
-    assert NexusCredentials.model_json_schema()["required"] == ["project_id"]
+    assert NexusCredentials.model_json_schema()["required"] == ["platform", "project_id"]
     assert NexusCredentials(project_id="proj_1").url == "https://api.datature.io"
 
 

@@ -9,11 +9,11 @@ from typing import Any, Literal, TypedDict
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from jobnode.airflow._results import ProgressLog, error_lines
+from jobnode.airflow._results import ProgressLog
 from jobnode.airflow.hooks import JobnodeHook
-from jobnode.client import AsyncClient, shared_client
-from jobnode.core.errors import JobFailed, JobnodeError, UnsupportedOperation
-from jobnode.core.models import Job, JobError, JobState
+from jobnode.client import AsyncClient, error_lines, failure_report, shared_client
+from jobnode.core.errors import JobnodeError, UnsupportedOperation
+from jobnode.core.models import Job, JobState
 from jobnode.progress import describe
 
 Status = Literal["success", "failed", "timeout", "error"]
@@ -21,8 +21,9 @@ Status = Literal["success", "failed", "timeout", "error"]
 
 class JobEventPayload(TypedDict):
     """What the trigger sends back to the task: `status` is `success` (the job succeeded), `failed` (it ended in
-    another state; `errors` holds its last errors), `timeout` (the wait timed out; the job was cancelled when the
-    trigger was asked to) or `error` (the platform would not say: the job was deleted, the token is wrong, ...)."""
+    another state; `message` is its failure report, `errors` its last errors), `timeout` (the wait timed out; the
+    job was cancelled when the trigger was asked to) or `error` (the platform would not say: the job was deleted,
+    the token is wrong, ...)."""
 
     status: Status
     job_id: str
@@ -41,15 +42,6 @@ def event_payload(
         "job": job.model_dump(mode="json", exclude={"raw"}) if job is not None else None,
         "errors": errors or [],
     }
-
-
-async def last_errors(client: AsyncClient, job_id: str, limit: int = 5) -> list[str]:
-    """The job's most recent errors as lines (`item: message`), or none where the platform cannot tell."""
-    try:
-        errors: list[JobError] = await client.jobs.errors(job_id, limit=limit)
-    except JobnodeError:
-        return []
-    return error_lines(errors)
 
 
 class JobnodeJobTrigger(BaseTrigger):
@@ -152,19 +144,16 @@ class JobnodeJobTrigger(BaseTrigger):
         assert last is not None
         if last.state is JobState.SUCCEEDED:
             return event_payload("success", last.id, describe(last), last)
-        return event_payload("failed", last.id, str(JobFailed(last)), last, await last_errors(client, last.id))
+        failure = await client.jobs.failure_of(last)
+        return event_payload("failed", last.id, failure_report(failure), last, error_lines(failure.errors))
 
     async def _timed_out(self, client: AsyncClient, last: Job | None) -> JobEventPayload:
         message = f"job {self.job_id} did not end before the timeout"
         if last is not None:
             message += f" (it was {describe(last)})"
         if self.cancel_on_timeout:
-            try:
-                last = await client.jobs.cancel(self.job_id)
-                message += "; it was cancelled"
-            except UnsupportedOperation as exc:
-                message += f"; it was not cancelled: {exc}"
-            except JobnodeError as exc:
-                message += f"; cancelling it failed ({exc}): cancel it by hand"
+            outcome = await client.jobs.cancel_overdue(self.job_id)
+            message += f"; {outcome.message}"
+            last = outcome.job or last
         self.log.warning("%s", message)
         return event_payload("timeout", self.job_id, message, last)

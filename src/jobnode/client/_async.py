@@ -13,8 +13,11 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
+from jobnode.client._attach import Attached, resubmitted_from, submit_or_reattach
 from jobnode.client._capabilities import check, require
 from jobnode.client._cleanup import CleanupReport, cleanup, nothing_deleted
+from jobnode.client._logs import FIRST_ERRORS, LogSummary, LogTally
+from jobnode.client._outcome import LAST_ERRORS, CancelOutcome, cancel_overdue, wait_or_cancel
 from jobnode.client._watcher import Watcher
 from jobnode.core.backend import (
     Backend,
@@ -60,6 +63,7 @@ from jobnode.core.transport import is_transient
 from jobnode.platforms import get_platform
 
 ProgressCallback = Callable[[Job], Any]
+LogCallback = Callable[[LogEntry], Any]
 _OVERRIDES: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 BULK_CHUNK = 1000
 
@@ -416,6 +420,132 @@ class AsyncJobs:
         if not self._backend.capabilities.delete:
             return nothing_deleted(self._backend.platform, job_ids, dry_run=dry_run)
         return await cleanup(self._backend, job_ids, delete_outputs=delete_outputs, protect=protect, dry_run=dry_run)
+
+    # -- what every integration does with jobs (Airflow and Prefect translate these, nothing more) -----------------
+
+    async def wait_or_cancel(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        poll_interval: float = 2.0,
+        on_progress: ProgressCallback | None = None,
+        raise_on_failure: bool = True,
+    ) -> Job:
+        """Wait until the job has ended, and cancel it when the wait times out or is itself cancelled, so that no
+        job runs on that nobody waits for.
+
+        Raises:
+            CancelledOnTimeout: (a `WaitTimeout`) after `timeout` seconds; its message and `outcome` say whether
+                the platform took the cancel.
+            JobFailed: with `raise_on_failure`, the job did not succeed; `.errors` holds its last errors
+                (`failure_report` shows both).
+
+        Example:
+            ```python
+            try:
+                job = await client.jobs.wait_or_cancel(job.id, timeout=3600)
+            except jobnode.JobFailed as exc:
+                print(failure_report(exc))
+            ```
+        """
+        return await wait_or_cancel(
+            self,
+            job_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            on_progress=on_progress,
+            raise_on_failure=raise_on_failure,
+        )
+
+    async def failure_of(self, job: Job) -> JobFailed:
+        """What a job that did not succeed failed of: its reason and its last errors, where the platform keeps
+        errors (`failure_report` shows them).
+
+        Example:
+            ```python
+            if job.state is not JobState.SUCCEEDED:
+                raise MyError(failure_report(await client.jobs.failure_of(job)))
+            ```
+        """
+        return JobFailed(job, await self.last_errors(job.id, limit=LAST_ERRORS))
+
+    async def cancel_overdue(self, job_id: str) -> CancelOutcome:
+        """Cancel a job that nobody will wait for any more (its wait timed out); never raises for a platform that
+        cannot cancel or refuses, but says so in the outcome."""
+        return await cancel_overdue(self, job_id)
+
+    async def submit_or_reattach(
+        self,
+        spec: JobSpec,
+        *,
+        key: str | None,
+        generation: int = 0,
+        after: Job | None = None,
+        retry_from_failure: bool = False,
+    ) -> Attached:
+        """The job a caller that may run again should wait for: the one it started for this request, or a new one.
+
+        Jobs are created under idempotency keys `key-<request digest>-<generation>`: the same request finds the job
+        of its current generation (a job that runs is reattached, one that succeeded is not run again); a job that
+        failed, was cancelled or timed out moves on to the next generation, a new job (with `retry_from_failure`,
+        where the platform can resubmit, a job over the failed items only); a changed request is a new job. With
+        `key=None` the job is simply created. See `jobnode.client._attach`.
+
+        Args:
+            spec: the request.
+            key: what stays the same across the caller's tries (a task instance, a flow run); short (under 40
+                characters), as platforms limit the length of idempotency keys.
+            generation: the generation to start from (a caller that recorded the last one skips the earlier ones).
+            after: the job of the generation before, when the caller recorded it (what `retry_from_failure`
+                resubmits).
+            retry_from_failure: run only the failed items again when the job before failed.
+
+        Example:
+            ```python
+            attached = await client.jobs.submit_or_reattach(spec, key=f"nightly-{run_date}")
+            job = await client.jobs.wait_or_cancel(attached.job.id, timeout=3600)
+            ```
+        """
+        return await submit_or_reattach(
+            self,
+            self._backend.capabilities,
+            spec,
+            key=key,
+            generation=generation,
+            after=after,
+            retry_from_failure=retry_from_failure,
+        )
+
+    async def resubmission_chain(self, job: Job) -> builtins.list[Job]:
+        """The jobs whose failures `job` runs again (`resubmit_failed`), oldest first, then `job` itself: together
+        they hold every item's result."""
+        earlier = resubmitted_from(job)
+        return [*await self.bulk_status(earlier), job] if earlier else [job]
+
+    async def summarize_logs(
+        self,
+        job_id: str,
+        *,
+        on_entry: LogCallback | None = None,
+        first_errors: int = FIRST_ERRORS,
+        **filters: Any,
+    ) -> LogSummary:
+        """Read every log entry matching the filters of `logs`, page by page in constant memory, handing each to
+        `on_entry`, and return the counts by level and the first errors.
+
+        Example:
+            ```python
+            summary = await client.jobs.summarize_logs(job.id, on_entry=lambda e: print(format_entry(e)))
+            print(summary.counts())   # '3 error, 97 info'
+            ```
+        """
+        tally = LogTally(job_id, first_errors=first_errors)
+        async for entry in self.iter_logs(job_id, **filters):
+            tally.add(entry)
+            if on_entry is not None:
+                on_entry(entry)
+        return tally.summary()
 
 
 async def _read_segments(

@@ -112,8 +112,10 @@ async def cleanup(
 def nothing_deleted(platform: str, job_ids: Sequence[str], *, dry_run: bool = False) -> CleanupReport:
     """The cleanup of a platform that cannot delete jobs (Nucleus): nothing is deleted, and every job is kept with
     the reason, so that what was not done is said rather than raised."""
-    reason = f"the {platform} platform cannot delete jobs; it was not deleted"
-    blockers = [DeleteBlocker(kind="unsupported", id=j, reason=reason) for j in dict.fromkeys(job_ids)]
+    blockers = [
+        DeleteBlocker(kind="unsupported", id=j, reason=f"job {j} is kept: the {platform} platform cannot delete jobs")
+        for j in dict.fromkeys(job_ids)
+    ]
     plan = DeletePlan(targets=[b.id for b in blockers], allowed=False, dry_run=dry_run, blockers=blockers)
     return CleanupReport(plan=plan, kept=blockers)
 

@@ -10,9 +10,13 @@ from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Seque
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from jobnode.client._async import AsyncClient, ProgressCallback
+from jobnode.client._async import AsyncClient, LogCallback, ProgressCallback
+from jobnode.client._attach import Attached
 from jobnode.client._cleanup import CleanupReport
+from jobnode.client._logs import FIRST_ERRORS, LogSummary, LogTally
+from jobnode.client._outcome import CancelOutcome
 from jobnode.core.backend import Backend
+from jobnode.core.errors import JobFailed
 from jobnode.core.models import (
     Artifact,
     DeadLetter,
@@ -42,7 +46,14 @@ class _Portal:
         self._thread.start()
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result()
+        except BaseException:
+            # the caller was interrupted (Airflow's execution timeout, a signal): stop the coroutine too, so that a
+            # wait it started ends (and cancels its job) instead of going on unseen
+            future.cancel()
+            raise
 
     def iterate(self, agen: AsyncIterator[T]) -> Generator[T, None, None]:
         """The async iterator's items; closing the generator early (`contextlib.closing`) closes the iterator."""
@@ -225,6 +236,66 @@ class Jobs:
         dry_run: bool = False,
     ) -> CleanupReport:
         return self._p.call(self._a.cleanup(job_ids, delete_outputs=delete_outputs, protect=protect, dry_run=dry_run))
+
+    def failure_of(self, job: Job) -> JobFailed:
+        return self._p.call(self._a.failure_of(job))
+
+    def wait_or_cancel(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        poll_interval: float = 2.0,
+        on_progress: ProgressCallback | None = None,
+        raise_on_failure: bool = True,
+    ) -> Job:
+        return self._p.call(
+            self._a.wait_or_cancel(
+                job_id,
+                timeout=timeout,
+                poll_interval=poll_interval,
+                on_progress=on_progress,
+                raise_on_failure=raise_on_failure,
+            )
+        )
+
+    def cancel_overdue(self, job_id: str) -> CancelOutcome:
+        return self._p.call(self._a.cancel_overdue(job_id))
+
+    def submit_or_reattach(
+        self,
+        spec: JobSpec,
+        *,
+        key: str | None,
+        generation: int = 0,
+        after: Job | None = None,
+        retry_from_failure: bool = False,
+    ) -> Attached:
+        return self._p.call(
+            self._a.submit_or_reattach(
+                spec, key=key, generation=generation, after=after, retry_from_failure=retry_from_failure
+            )
+        )
+
+    def resubmission_chain(self, job: Job) -> builtins.list[Job]:
+        return self._p.call(self._a.resubmission_chain(job))
+
+    def summarize_logs(
+        self,
+        job_id: str,
+        *,
+        on_entry: LogCallback | None = None,
+        first_errors: int = FIRST_ERRORS,
+        **filters: Any,
+    ) -> LogSummary:
+        # the entries are handed over in the caller's thread: `on_entry` may block (write a file) without
+        # holding up the client's event loop
+        tally = LogTally(job_id, first_errors=first_errors)
+        for entry in self.iter_logs(job_id, **filters):
+            tally.add(entry)
+            if on_entry is not None:
+                on_entry(entry)
+        return tally.summary()
 
 
 class Artifacts:

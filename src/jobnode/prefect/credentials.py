@@ -22,7 +22,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from prefect.blocks.core import Block, schema_extra
+from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from jobnode.client import AsyncClient, Client
@@ -36,6 +37,18 @@ _CODE_EXAMPLE = """
         job = await client.jobs.create(name="nightly", step="sentiment", items=["good", "bad"])
     """
 _LOCAL = get_platform("local")
+
+
+def _platform_required(schema: dict[str, Any], model: type[Block]) -> None:
+    """Prefect's block schema, with `platform` required.
+
+    Every other field has a default, so without this any object would validate as these credentials: a deployment
+    parameter given as a block reference (`{"$ref": {"block_document_id": ...}}`) would then match both the
+    reference and the block in the `oneOf` Prefect checks parameters against, and be refused; and the blocks of two
+    platforms could not be told apart. `platform` still defaults to the block's own platform in Python.
+    """
+    schema_extra(schema, model)
+    schema["required"] = sorted({*schema.get("required", []), "platform"})
 
 
 class JobnodeCredentials(CredentialsBlock):
@@ -58,6 +71,7 @@ class JobnodeCredentials(CredentialsBlock):
     # with the project), and a guessed address would be a broken link in Prefect's UI
     _block_type_name = "Jobnode Credentials"
     _code_example = _CODE_EXAMPLE.format(name="JobnodeCredentials")
+    model_config = ConfigDict(json_schema_extra=_platform_required)
 
     platform: Literal["local"] = Field(default="local", description="The jobnode platform these credentials are for.")
     url: str | None = Field(
@@ -136,7 +150,7 @@ def credentials_block(platform: Platform) -> type[JobnodeCredentials]:
     """The credentials block of a platform: `JobnodeCredentials` with the platform's settings as fields."""
     settings = platform.settings.model_fields
     fields: dict[str, Any] = {
-        "platform": (Literal[platform.name], Field(default=platform.name, description="The jobnode platform.")),  # type: ignore[valid-type]
+        "platform": (Literal[platform.name], Field(default=platform.name, description="The jobnode platform.")),
         "url": _field(settings["url"], optional=True, env="JOBNODE_URL"),
         "token": _field(settings["token"], optional=True, env="JOBNODE_TOKEN"),
         "timeout": _field(settings["timeout"], optional=False),

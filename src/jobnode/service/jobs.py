@@ -393,7 +393,7 @@ class JobService:
         self.exists(job_id)
         return [
             JobError(
-                time=iso(r["time"]),  # type: ignore[arg-type]  # pydantic parses the ISO text
+                time=iso(r["time"]),  # pydantic parses the ISO text
                 item=r["item"],
                 batch=r["batch"],
                 attempt=r["attempt"],
@@ -411,7 +411,7 @@ class JobService:
             JobEvent(
                 id=r["id"],
                 job_id=r["job_id"],
-                time=iso(r["time"]),  # type: ignore[arg-type]
+                time=iso(r["time"]),
                 type=r["type"],
                 state=r["state"],
                 message=r["message"],
@@ -425,7 +425,7 @@ class JobService:
         return [
             DeadLetter(
                 batch=r["batch"],
-                time=iso(r["time"]),  # type: ignore[arg-type]
+                time=iso(r["time"]),
                 attempts=r["attempts"],
                 error=r["error"],
                 items=json.loads(r["items"]),

@@ -70,7 +70,7 @@ def test_the_nucleus_example_dag_appends_then_annotates(
     assert set(NUCLEUS_JOB_ID.findall(output)) >= {j["job_id"] for j in jobs}
     assert "0 log entries" in output  # the annotate's errors: none
     # the clean-up deleted nothing, and said so for each job
-    assert output.count("the nucleus platform cannot delete jobs; it was not deleted") >= 2
+    assert output.count("is kept: the nucleus platform cannot delete jobs") >= 2
     assert "deleted 0 jobs (none)" in output
 
 

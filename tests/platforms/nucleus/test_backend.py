@@ -431,7 +431,7 @@ async def test_a_cleanup_deletes_nothing_and_says_why() -> None:
     report = await jobnode.AsyncClient(backend=s.backend).jobs.cleanup(["job_1", "job_2", "job_1"])
     assert report.deleted_jobs == [] and not report.plan.allowed
     assert [(b.id, b.kind) for b in report.kept] == [("job_1", "unsupported"), ("job_2", "unsupported")]
-    assert report.kept[0].reason == "the nucleus platform cannot delete jobs; it was not deleted"
+    assert report.kept[0].reason == "job job_1 is kept: the nucleus platform cannot delete jobs"
     assert s.requests == []
 
 
