@@ -7,6 +7,7 @@ import logging
 import threading
 
 import pytest
+from pydantic import SecretStr
 
 import jobnode
 from jobnode.core.models import ItemsInput, JobSpec, JobState
@@ -23,6 +24,7 @@ from jobnode.prefect import (
     wait_for_job,
     wait_for_job_sync,
 )
+from jobnode.prefect.credentials import async_client
 from jobnode.service.process import ServiceProcess
 
 
@@ -153,6 +155,27 @@ class TestWait:
         with caplog.at_level(logging.INFO, logger="jobnode.prefect"):
             await wait_for_job.fn(job.id, credentials=credentials, timeout=30)
         assert f"{job.id}: succeeded, 3/3 items (100%)" in caplog.text
+
+    async def test_waits_in_one_loop_share_a_client_and_its_watcher(
+        self, credentials: JobnodeCredentials, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        made: list[jobnode.AsyncClient] = []
+        original = JobnodeCredentials.get_async_client
+
+        def counted(self: JobnodeCredentials) -> jobnode.AsyncClient:
+            made.append(original(self))
+            return made[-1]
+
+        monkeypatch.setattr(JobnodeCredentials, "get_async_client", counted)
+        async with async_client(credentials) as shared:
+            jobs = [await shared.jobs.create(sleeping(0.2, name=f"shared-{n}")) for n in range(10)]
+            done = await asyncio.gather(*(wait_for_job.fn(j.id, credentials=credentials) for j in jobs))
+            assert {j.state for j in done} == {JobState.SUCCEEDED}
+            assert made == [shared]  # ten waits, one client (and so one HTTP pool and one watcher)
+            other = JobnodeCredentials(url=credentials.url, token=SecretStr("another-token"))
+            async with async_client(other) as apart:
+                assert apart is not shared and made == [shared, apart]
+        assert shared.backend.transport.http.is_closed  # type: ignore[attr-defined]  # the last user closed it
 
 
 class TestFetchLogs:

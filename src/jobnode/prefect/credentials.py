@@ -19,6 +19,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any, Literal
 
 from prefect.blocks.abstract import CredentialsBlock
@@ -26,7 +28,7 @@ from prefect.blocks.core import Block, schema_extra
 from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from jobnode.client import AsyncClient, Client
+from jobnode.client import AsyncClient, Client, shared_client
 from jobnode.platforms import Platform, get_platform, platforms
 
 _CODE_EXAMPLE = """
@@ -179,6 +181,14 @@ for _platform in platforms().values():
         BLOCKS[_platform.name] = globals()[_platform.credentials_block] = credentials_block(_platform)
 
 
-def async_client(credentials: JobnodeCredentials | None) -> AsyncClient:
-    """A new client from the credentials or, when none are given, from `JOBNODE_URL` and `JOBNODE_TOKEN`."""
-    return (credentials or JobnodeCredentials()).get_async_client()
+def async_client(credentials: JobnodeCredentials | None) -> contextlib.AbstractAsyncContextManager[AsyncClient]:
+    """The client of the credentials (or, when none are given, of `JOBNODE_URL` and `JOBNODE_TOKEN`), shared by every
+    task of this process's event loop that uses the same settings: the tasks of a flow that wait together share one
+    HTTP pool and one watcher, so that a thousand waits cost what one does. Use it with `async with`."""
+    resolved = credentials or JobnodeCredentials()
+    key = ("prefect", resolved.platform, json.dumps(resolved.client_options(), sort_keys=True, default=str))
+
+    async def connect() -> AsyncClient:
+        return resolved.get_async_client()
+
+    return shared_client(key, connect)

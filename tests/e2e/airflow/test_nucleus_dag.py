@@ -156,4 +156,4 @@ def test_a_wait_that_times_out_on_the_worker_fails_saying_the_job_goes_on(nucleu
     with JobnodeNucleusHook(conn_id).client as client:
         job = client.jobs.create(step="append", items=items(1))
         with pytest.raises(AirflowException, match="it was not cancelled and goes on: the nucleus platform does not"):
-            op._poll(client, job.id, lambda _: None)
+            op._wait(client, job, lambda _: None)
