@@ -74,6 +74,9 @@ class Airflow:
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "2",
+            # a killed triggerer's triggers move to a live one once its heartbeat is this old
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
         }
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -81,18 +84,20 @@ class Airflow:
 
     def start(self) -> None:
         """The API server first (tasks report to it from their first line), then the other components."""
-        self._start("api-server")
+        self.launch("api-server")
         token = _until("the API server answers", self._token, timeout=120)
         self.http.headers["Authorization"] = f"Bearer {token}"
         for name in COMPONENTS:
             if name not in self.procs:
-                self._start(name)
+                self.launch(name)
 
-    def _start(self, name: str) -> None:
+    def launch(self, name: str, component: str | None = None) -> None:
+        """Start `component` (by default the one called `name`) as `name`."""
+        component = component or name
         airflow = str(Path(sys.executable).with_name("airflow"))
         with (self.logs / f"{name}.log").open("wb") as out:
             self.procs[name] = subprocess.Popen(
-                [airflow, name, *COMPONENTS[name]],
+                [airflow, component, *COMPONENTS[component]],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -102,6 +107,11 @@ class Airflow:
     def _token(self) -> str:
         response = self.http.get("/auth/token")
         return str(response.json()["access_token"]) if response.status_code == 201 else ""
+
+    def kill(self, name: str) -> None:
+        """Kill a component the way a lost machine does: SIGKILL, no clean-up, no last heartbeat."""
+        os.killpg(self.procs[name].pid, signal.SIGKILL)
+        self.procs[name].wait()
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -147,10 +157,14 @@ class Airflow:
         path = f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
         return json.dumps(self.api("GET", path, headers={"Accept": "application/json"}))
 
+    def trigger_logs(self, run_id: str, task_id: str, dag_id: str = DAG_ID) -> dict[str, str]:
+        """What the task's trigger logged so far, by the triggerer (its job id) that ran it."""
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return {p.name.split(".")[-2]: p.read_text(errors="replace") for p in folder.glob("*.log.trigger.*.log")}
+
     def trigger_log(self, run_id: str, task_id: str) -> str:
-        """What the task's trigger logged in the triggerer so far."""
-        folder = self.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / f"task_id={task_id}"
-        return "".join(p.read_text(errors="replace") for p in folder.glob("*.log.trigger.*.log"))
+        """What the task's trigger logged in the triggerers so far."""
+        return "".join(self.trigger_logs(run_id, task_id).values())
 
     def tail(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs.glob("*.log"))
@@ -250,3 +264,43 @@ def scheduled_run_completes(airflow: Airflow, client: jobnode.Client) -> None:
     xcom = f"/dags/jobnode_scheduled_test/dagRuns/{runs[0]['dag_run_id']}/taskInstances/scheduled/xcomEntries/job_id"
     job_id = airflow.api("GET", xcom)["value"]
     assert {"succeeded", "deleted"} <= {e.type for e in client.jobs.events(job_id)}  # events outlive the job
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_a_killed_triggerer_hands_its_waits_to_another_and_each_completes_once(
+    airflow: Airflow, client: jobnode.Client, tmp_path: Path
+) -> None:
+    """Six deferred waits run in one triggerer; a second triggerer starts and the first is killed (SIGKILL). The
+    second takes the triggers over once the first's heartbeat is stale, follows the same jobs (none is submitted
+    again), and each task completes once, on its first try."""
+    dag_id, tasks = "jobnode_triggerers_test", [f"wait_{n}" for n in range(6)]
+    gate = tmp_path / "gate"
+    try:
+        _until("the DAG is parsed", lambda: airflow.api("GET", f"/dags/{dag_id}"), timeout=120)
+        airflow.api("POST", "/variables", json={"key": "moved_gate", "value": str(gate)})
+        run_id = airflow.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})["dag_run_id"]
+
+        def followed_by(count: int) -> bool:
+            """Whether every task's trigger has logged its job in `count` triggerers."""
+            logs = [airflow.trigger_logs(run_id, t, dag_id) for t in tasks]
+            return all(len(by) == count and all("job " in text for text in by.values()) for by in logs)
+
+        _until("every wait runs in the first triggerer", lambda: followed_by(1), timeout=240)
+        airflow.launch("triggerer-2", "triggerer")
+        airflow.kill("triggerer")
+        _until("the second triggerer takes every wait over", lambda: followed_by(2), timeout=120)
+
+        gate.touch()  # the jobs end only now, so that the second triggerer is the one that sees them end
+        for task_id in tasks:
+            ended = _until(
+                f"{task_id} ends",
+                lambda t=task_id: (ti := airflow.task(run_id, t, dag_id))["state"] in ("success", "failed") and ti,
+                timeout=120,
+            )
+            assert (ended["state"], ended["try_number"]) == ("success", 1), task_id
+        for n in range(6):
+            (job,) = client.jobs.list(name=f"live-moved-{n}").data  # followed again, never submitted again
+            assert job.state is JobState.SUCCEEDED
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{airflow.tail()}") from None
