@@ -12,6 +12,7 @@ import jobnode
 from jobnode.service.process import ServiceProcess
 from tests.platforms.nexus.receiver import Receiver, running_receiver
 from tests.platforms.nexus.steps import NEXUS_STEPS
+from tests.platforms.pinexq.steps import PINEXQ_STEPS
 
 TEST_STEPS = "tests.steps"
 
@@ -31,6 +32,18 @@ def nexus_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceP
         steps=[NEXUS_STEPS],
         token=secrets.token_hex(16),
         extra_args=["--platform", "nexus"],
+    ) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="session")
+def pinexq_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """One PinexQ emulator (`jobnode serve --platform pinexq`) for the session; tests tell their jobs apart by id."""
+    with ServiceProcess(
+        tmp_path_factory.mktemp("pinexq"),
+        steps=[PINEXQ_STEPS],
+        token=secrets.token_hex(16),
+        extra_args=["--platform", "pinexq"],
     ) as svc:
         yield svc
 
