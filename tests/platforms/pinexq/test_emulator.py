@@ -347,6 +347,21 @@ class TestEventStream:
                         break
         assert job.url in links
 
+    async def test_many_jobs_are_read_a_page_at_a_time(self, pinexq: PinexqBackend) -> None:
+        """Waiting for thirty jobs reads them from the pages of the newest jobs, not one request each."""
+        tag = uuid.uuid4().hex
+        ids = [(await pinexq.create_job(spec(tags=[tag], params={"x": i}))).id for i in range(30)]
+        requests: list[str] = []
+
+        async def count(request: httpx.Request) -> None:
+            requests.append(request.url.path)
+
+        pinexq.transport.http.event_hooks["request"] = [count]
+        ended = {job.id async for job in pinexq.watch(ids) if job.is_terminal}
+        assert ended == set(ids)
+        assert len(requests) < 20, requests
+        assert [j.id for j in (await pinexq.list_jobs(ListQuery(ids=ids))).data] == ids
+
     async def test_a_wait_goes_on_when_the_stream_drops_in_the_middle(self, pinexq_service: ServiceProcess) -> None:
         target = urlsplit(pinexq_service.url)
         async with Proxy(target.hostname or "127.0.0.1", target.port or 80) as proxy:

@@ -71,6 +71,10 @@ PINEXQ_RETRY = RetryPolicy(statuses=frozenset({429, 502, 503, 504}))
 #: seconds without a byte (keep-alives included) after which the event stream counts as dropped
 EVENT_READ_TIMEOUT = 15.0
 NDJSON = "application/x-ndjson"
+#: reads in flight at once when many jobs are read one by one (the connections the transport keeps alive)
+READ_CONCURRENCY = 20
+#: from how many jobs on a read of many pages through the newest jobs instead of reading each
+SWEEP_FROM = 20
 
 
 class _StreamEnded(TransportError):
@@ -286,24 +290,14 @@ class PinexqBackend:
         is filtered here (it may then hold fewer than `limit` jobs); `ids` reads those jobs. The cursors are the
         query's `next` and `previous` links."""
         if query.ids is not None:
-            return Page(data=await self._get_many(query.ids))
-        states = {s for s in query.state or ()}
+            return Page(data=await self._read(query.ids))
+        states = set(query.state or ())
         if query.cursor:
             page = await self.siren.get(self._ours(query.cursor, "cursor"))
         else:
-            pinexq_state = _one_pinexq_state(states)
-            parameters = wire.JobQueryParameters(
-                filter=wire.JobFilter(
-                    state=pinexq_state,
-                    name=query.name,
-                    tags_by_and=[query.tag] if query.tag else None,
-                    show_hidden=True,
-                ),
-                sort_by=wire.SortBy(property_name="CreatedAt", sort_type=wire.SortTypes.DESCENDING),
-                pagination=wire.Pagination(page_size=max(1, min(query.limit, PAGE_SIZE_MAX)), page_offset=0),
+            page = await self._newest(
+                limit=query.limit, state=_one_pinexq_state(states), name=query.name, tag=query.tag
             )
-            location = await self.siren.act(await self._root("JobsRoot"), "CreateJobQuery", parameters, retry=True)
-            page = await self.siren.get(location or "")
         jobs = [mapping.to_job(e) for e in page.embedded("item")]
         if states:
             jobs = [j for j in jobs if j.state in states]
@@ -314,8 +308,53 @@ class PinexqBackend:
             prev_cursor=previous.href if previous else None,
         )
 
+    async def _newest(
+        self,
+        *,
+        limit: int = PAGE_SIZE_MAX,
+        state: wire.JobStates | None = None,
+        name: str | None = None,
+        tag: str | None = None,
+    ) -> Entity:
+        """The first page of a query of jobs, newest first."""
+        parameters = wire.JobQueryParameters(
+            filter=wire.JobFilter(state=state, name=name, tags_by_and=[tag] if tag else None, show_hidden=True),
+            sort_by=wire.SortBy(property_name="CreatedAt", sort_type=wire.SortTypes.DESCENDING),
+            pagination=wire.Pagination(page_size=max(1, min(limit, PAGE_SIZE_MAX)), page_offset=0),
+        )
+        location = await self.siren.act(await self._root("JobsRoot"), "CreateJobQuery", parameters, retry=True)
+        if location is None:
+            raise JobnodeError("PinexQ created the job query without saying where it is (no Location)")
+        return await self.siren.get(location)
+
+    async def _read(self, job_ids: Sequence[str]) -> list[Job]:
+        """Many jobs in few requests: the pages of the newest jobs (`PAGE_SIZE_MAX` jobs a request) while they hold
+        some of the jobs asked for, then each job not found there on its own. A few jobs are read one by one."""
+        if len(job_ids) < SWEEP_FROM:
+            return await self._get_many(job_ids)
+        wanted = set(job_ids)
+        found: dict[str, Job] = {}
+        page: Entity | None = await self._newest()
+        while page is not None and len(found) < len(wanted):
+            hits = [job for job in map(mapping.to_job, page.embedded("item")) if job.id in wanted]
+            if not hits:
+                break  # past the jobs asked for (or they are older than the newest pages)
+            found.update((job.id, job) for job in hits)
+            following = page.link("next")
+            page = await self.siren.get(following.href) if following else None
+        found.update((job.id, job) for job in await self._get_many([j for j in job_ids if j not in found]))
+        return [found[j] for j in job_ids if j in found]
+
     async def _get_many(self, job_ids: Sequence[str]) -> list[Job]:
-        return list(await asyncio.gather(*(self.get_job(j) for j in job_ids)))
+        """Many jobs, `READ_CONCURRENCY` at a time: a burst of a thousand reads would only open and close
+        connections."""
+        limit = asyncio.Semaphore(READ_CONCURRENCY)
+
+        async def one(job_id: str) -> Job:
+            async with limit:
+                return await self.get_job(job_id)
+
+        return list(await asyncio.gather(*(one(j) for j in job_ids)))
 
     async def _query(self, root: Entity, action: str, parameters: Any) -> list[Entity]:
         """Every item of a query, page after page."""
@@ -546,13 +585,13 @@ class PinexqBackend:
             try:
                 async with self._event_stream() as changes:
                     # read after subscribing: a change between the two cannot be missed
-                    for job in await self._get_many(sorted(pending)):
+                    for job in await self._read(sorted(pending)):
                         yield job
                         if job.is_terminal:
                             pending.discard(job.id)
                     while pending:
                         changed = await changes.next() & pending
-                        for job in await self._get_many(sorted(changed)):
+                        for job in await self._read(sorted(changed)):
                             yield job
                             if job.is_terminal:
                                 pending.discard(job.id)
@@ -562,7 +601,7 @@ class PinexqBackend:
                     raise
                 log.info("pinexq: the event stream is down (%s); polling %d job(s)", exc, len(pending))
             try:
-                for job in await self._get_many(sorted(pending)):
+                for job in await self._read(sorted(pending)):
                     yield job
                     if job.is_terminal:
                         pending.discard(job.id)

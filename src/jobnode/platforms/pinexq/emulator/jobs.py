@@ -322,8 +322,10 @@ def _tags(tags: list[str] | None) -> list[str]:
 # -- queries --------------------------------------------------------------------------------------------------------
 
 
-def matching(pinexq: PinexQ, query: JobQueryParameters) -> list[JobView]:
-    """The jobs a query names, newest first unless it says otherwise."""
+def select(pinexq: PinexQ, query: JobQueryParameters, index: int, size: int) -> tuple[list[JobView], int]:
+    """Page `index` (of `size` jobs) of the jobs a query names, newest first unless it says otherwise, and how many
+    it names in all. Only the jobs of the page are read from the engine, unless the query filters or sorts by
+    what only the engine knows (the state, the completion time)."""
     f = query.filter or JobFilter()
     docs = pinexq.records.all("job")
     if not f.show_hidden:
@@ -351,19 +353,26 @@ def matching(pinexq: PinexQ, query: JobQueryParameters) -> list[JobView]:
     if f.work_data_url:
         wd = _id_of(f.work_data_url, "Filter.WorkDataUrl")
         docs = [d for d in docs if wd in d.body["inputs"]]
-    views = pinexq.views(docs)
-    if f.state is not None:
-        views = [v for v in views if v.state is f.state]
     sort = query.sort_by
-    if sort is not None and sort.property_name == "Name":
-        return sorted(views, key=lambda v: v.body["name"].lower(), reverse=sort.sort_type is SortTypes.DESCENDING)
+    descending = sort is not None and sort.sort_type is SortTypes.DESCENDING
+    page = slice(index * size, (index + 1) * size)
     if sort is not None and sort.property_name == "CompletedAt":
-        ascending = sort.sort_type is not SortTypes.DESCENDING
-        ended = [v for v in views if v.record is not None and v.record.ended_at is not None]
-        rest = [v for v in views if v not in ended]
-        return sorted(ended, key=lambda v: v.record.ended_at or 0.0, reverse=not ascending) + rest  # type: ignore[union-attr]
-    ascending = sort is not None and sort.sort_type is SortTypes.ASCENDING
-    return sorted(views, key=lambda v: v.doc.seq, reverse=not ascending)
+        views = [v for v in pinexq.views(docs) if f.state is None or v.state is f.state]
+        ended = sorted(
+            (v for v in views if v.record is not None and v.record.ended_at is not None),
+            key=lambda v: v.record.ended_at if v.record is not None and v.record.ended_at else 0.0,
+            reverse=descending,
+        )
+        ordered = ended + [v for v in views if v not in ended]
+        return ordered[page], len(ordered)
+    if sort is not None and sort.property_name == "Name":
+        docs.sort(key=lambda d: d.body["name"].lower(), reverse=descending)
+    else:
+        docs.sort(key=lambda d: d.seq, reverse=sort is None or sort.sort_type is not SortTypes.ASCENDING)
+    if f.state is not None:
+        views = [v for v in pinexq.views(docs) if v.state is f.state]
+        return views[page], len(views)
+    return pinexq.views(docs[page]), len(docs)
 
 
 def _bounds(query: JobQueryParameters) -> tuple[int, int]:
@@ -383,7 +392,7 @@ def query_page(token: str, request: Request) -> Response:
     query = parse_body(JobQueryParameters, decode_token(token))
     size, index = _bounds(query)
     pinexq = _pinexq(request)
-    found = matching(pinexq, query)
+    found, total = select(pinexq, query, index, size)
     urls = Urls(base_url(request))
 
     def href(page: int) -> str:
@@ -394,8 +403,8 @@ def query_page(token: str, request: Request) -> Response:
     return siren_response(
         query_result(
             "JobQueryResult",
-            items=[job_entity(pinexq, v, urls) for v in found[index * size : (index + 1) * size]],
-            total=len(found),
+            items=[job_entity(pinexq, v, urls) for v in found],
+            total=total,
             size=size,
             index=index,
             href_of_page=href,
