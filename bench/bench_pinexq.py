@@ -12,7 +12,9 @@ built-in `sleep` step (each one call, sleeping `--seconds`) are created and then
    `python tests/conformance/pinexq/setup_env.py` has made that environment.
 
 Each client runs in a process of its own (the SDK's in its environment), so that neither shares a CPU with the
-measuring. For each: the wall time of the wait (from the first wait to the last job seen ended), the requests the
+measuring. For each: the wall time of the wait (from the first wait to the last job seen ended; it depends on how many
+jobs had ended while they were being created), the lag (from the moment the last job ended, by its `CompletedAt`, to
+the moment the client saw it), the requests the
 client made while waiting (httpx's event hooks) per job and per second, the client's CPU time, and the connections
 to the service (Linux: sampled from /proc/net/tcp every 50 ms by this process: the peak open at once, and the
 distinct ones seen), and the errors a client met and tried again (PinexQ's SDK, one httpx client shared by a
@@ -79,8 +81,10 @@ client.event_hooks["request"] = [lambda request: requests.append(1)]
 cpu, start = time.process_time(), time.perf_counter()
 with ThreadPoolExecutor(count) as pool:
     list(pool.map(lambda job: again(lambda: job.wait_for_completion(timeout_s=600)), jobs))
-wall = time.perf_counter() - start
-print(json.dumps({"requests": len(requests), "wall": wall, "cpu": time.process_time() - cpu, "errors": len(errors)}))
+wall, noticed = time.perf_counter() - start, time.time()
+lag = noticed - max(job.job_hco.completed_at.timestamp() for job in jobs)
+print(json.dumps({"requests": len(requests), "wall": wall, "lag": lag, "cpu": time.process_time() - cpu,
+                  "errors": len(errors)}))
 os._exit(0)  # the SDK's event thread is no daemon and lingers 30 seconds
 """
 
@@ -166,10 +170,17 @@ async def jobnode_side(url: str, token: str, count: int, seconds: float) -> dict
 
         backend.transport.http.event_hooks["request"] = [hook]
         cpu, start = time.process_time(), time.perf_counter()
-        ended = {job.id async for job in client.jobs.watch(ids) if job.is_terminal}
-        wall = time.perf_counter() - start
+        ended = {job.id: job async for job in client.jobs.watch(ids) if job.is_terminal}
+        wall, noticed = time.perf_counter() - start, time.time()
         assert len(ended) == count, f"{len(ended)} of {count} jobs seen ended"
-        return {"requests": requests, "wall": wall, "cpu": time.process_time() - cpu, "errors": 0}
+        last = max(job.ended_at.timestamp() for job in ended.values() if job.ended_at)
+        return {
+            "requests": requests,
+            "wall": wall,
+            "lag": noticed - last,
+            "cpu": time.process_time() - cpu,
+            "errors": 0,
+        }
 
 
 def measure(command: list[str], port: int) -> dict[str, Any]:
@@ -184,7 +195,7 @@ def measure(command: list[str], port: int) -> dict[str, Any]:
 def row(name: str, count: int, f: dict[str, Any]) -> str:
     wall = f["wall"]
     return (
-        f"| {name} | {count} | {wall:.1f} | {f['requests']} | {f['requests'] / count:.2f} | "
+        f"| {name} | {count} | {wall:.1f} | {f['lag']:.2f} | {f['requests']} | {f['requests'] / count:.2f} | "
         f"{f['requests'] / wall:.0f} | {f['cpu']:.2f} | {f['peak']} | {f['seen']} | {f['errors']} |"
     )
 
@@ -209,10 +220,10 @@ def main() -> None:
         theirs = measure(sdk, port) if SDK_PYTHON.exists() else None
     print(f"waiting for {args.jobs} PinexQ jobs at once (each sleeps {args.seconds:g}s on the emulator's engine)")
     print(
-        "| way | jobs | wall s | requests | per job | per s | client CPU s | peak connections | connections seen "
-        "| errors retried |"
+        "| way | jobs | wall s | lag s | requests | per job | per s | client CPU s | peak connections "
+        "| connections seen | errors retried |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     print(row("jobnode: one event stream (`jobs.watch`)", args.jobs, ours))
     if theirs is None:
         print("PinexQ's SDK: skipped (make its environment with `python tests/conformance/pinexq/setup_env.py`)")

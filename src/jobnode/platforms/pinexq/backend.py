@@ -29,8 +29,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -73,8 +74,13 @@ EVENT_READ_TIMEOUT = 15.0
 NDJSON = "application/x-ndjson"
 #: reads in flight at once when many jobs are read one by one (the connections the transport keeps alive)
 READ_CONCURRENCY = 20
-#: from how many jobs on a read of many pages through the newest jobs instead of reading each
-SWEEP_FROM = 20
+#: from how many jobs on a read of many reads pages of the newest jobs instead of each job (a page costs two
+#: requests: the query and its page), and from how many when their creation times are known
+SWEEP_FROM, SWEEP_KNOWN_FROM = 20, 3
+#: seconds an event waits for the events that come with it
+EVENT_SETTLE = 0.05
+#: the margin around creation times in a query (PinexQ's bounds are exclusive)
+TIME_STEP = timedelta(milliseconds=1)
 
 
 class _StreamEnded(TransportError):
@@ -315,10 +321,19 @@ class PinexqBackend:
         state: wire.JobStates | None = None,
         name: str | None = None,
         tag: str | None = None,
+        created: tuple[datetime, datetime] | None = None,
     ) -> Entity:
-        """The first page of a query of jobs, newest first."""
+        """The first page of a query of jobs, newest first (created within `created`, both ends included)."""
+        after, before = (created[0] - TIME_STEP, created[1] + TIME_STEP) if created else (None, None)
         parameters = wire.JobQueryParameters(
-            filter=wire.JobFilter(state=state, name=name, tags_by_and=[tag] if tag else None, show_hidden=True),
+            filter=wire.JobFilter(
+                state=state,
+                name=name,
+                tags_by_and=[tag] if tag else None,
+                show_hidden=True,
+                created_after=after,
+                created_before=before,
+            ),
             sort_by=wire.SortBy(property_name="CreatedAt", sort_type=wire.SortTypes.DESCENDING),
             pagination=wire.Pagination(page_size=max(1, min(limit, PAGE_SIZE_MAX)), page_offset=0),
         )
@@ -327,18 +342,23 @@ class PinexqBackend:
             raise JobnodeError("PinexQ created the job query without saying where it is (no Location)")
         return await self.siren.get(location)
 
-    async def _read(self, job_ids: Sequence[str]) -> list[Job]:
-        """Many jobs in few requests: the pages of the newest jobs (`PAGE_SIZE_MAX` jobs a request) while they hold
-        some of the jobs asked for, then each job not found there on its own. A few jobs are read one by one."""
-        if len(job_ids) < SWEEP_FROM:
-            return await self._get_many(job_ids)
+    async def _read(self, job_ids: Sequence[str], known: Mapping[str, Job] | None = None) -> list[Job]:
+        """Many jobs in few requests, `PAGE_SIZE_MAX` a request: the pages of the jobs created when they were (their
+        creation times are `known`), else the pages of the newest jobs while they hold some of them; then each job
+        not found there on its own. A few jobs are read one by one."""
         wanted = set(job_ids)
+        times = [j.created_at for j in (known or {}).values() if j.id in wanted and j.created_at]
+        window = (min(times), max(times)) if len(times) == len(wanted) else None
+        if len(wanted) < (SWEEP_KNOWN_FROM if window else SWEEP_FROM):
+            return await self._get_many(job_ids)
         found: dict[str, Job] = {}
-        page: Entity | None = await self._newest()
-        while page is not None and len(found) < len(wanted):
+        page: Entity | None = await self._newest(created=window)
+        pages = 0
+        while page is not None and len(found) < len(wanted) and pages <= len(wanted) // PAGE_SIZE_MAX + 2:
             hits = [job for job in map(mapping.to_job, page.embedded("item")) if job.id in wanted]
-            if not hits:
+            if not hits and window is None:
                 break  # past the jobs asked for (or they are older than the newest pages)
+            pages += 1
             found.update((job.id, job) for job in hits)
             following = page.link("next")
             page = await self.siren.get(following.href) if following else None
@@ -581,17 +601,20 @@ class PinexqBackend:
         that changed, which is then read); while the stream is down the jobs are polled every `reconnect_delay`
         seconds and the stream is opened again."""
         pending = set(job_ids)
+        seen: dict[str, Job] = {}
         while pending:
             try:
                 async with self._event_stream() as changes:
                     # read after subscribing: a change between the two cannot be missed
-                    for job in await self._read(sorted(pending)):
+                    for job in await self._read(sorted(pending), seen):
+                        seen[job.id] = job
                         yield job
                         if job.is_terminal:
                             pending.discard(job.id)
                     while pending:
                         changed = await changes.next() & pending
-                        for job in await self._read(sorted(changed)):
+                        for job in await self._read(sorted(changed), seen):
+                            seen[job.id] = job
                             yield job
                             if job.is_terminal:
                                 pending.discard(job.id)
@@ -601,7 +624,8 @@ class PinexqBackend:
                     raise
                 log.info("pinexq: the event stream is down (%s); polling %d job(s)", exc, len(pending))
             try:
-                for job in await self._read(sorted(pending)):
+                for job in await self._read(sorted(pending), seen):
+                    seen[job.id] = job
                     yield job
                     if job.is_terminal:
                         pending.discard(job.id)
@@ -651,9 +675,11 @@ class _Changes:
             self._queue.put_nowait(TransportError(f"PinexQ's event stream dropped: {exc!r}"))
 
     async def next(self) -> set[str]:
-        """The jobs that changed since the last call (waiting for one)."""
+        """The jobs that changed since the last call (waiting for one, then `EVENT_SETTLE` seconds for the events
+        that come with it: jobs that end together are read together)."""
         changed: set[str] = set()
         item = await self._queue.get()
+        await asyncio.sleep(EVENT_SETTLE)
         while True:
             if isinstance(item, BaseException):
                 raise item

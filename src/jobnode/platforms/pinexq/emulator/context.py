@@ -8,7 +8,8 @@ How PinexQ maps onto the local service:
   slot (`input`: any number of WorkData, optional) and one output slot (`results`).
 - **Jobs** are PinexQ records until they start; `StartProcessing` submits a job of the service:
   - without input WorkData a job is one call of its step: its one item is its configured parameters, and that
-    item's result is the job's `Result` (JSON text);
+    item's result is the job's `Result` (JSON text); it writes no WorkData (the service's results of it are no
+    WorkData, and go with the job);
   - with input WorkData its items are the WorkData's records, in the order selected; its results become its output
     WorkData, and `Result` is a summary of the counts.
   An item that fails fails the job (`Error`, with the item's error as `ErrorDescription`); nothing is retried.
@@ -130,6 +131,11 @@ def step_id(name: str, version: str) -> str:
     if _SAFE_ID.match(name) and _SAFE_ID.match(version):
         return f"{name}@{version}"
     return "ps_" + sha1(f"{name}\0{version}".encode()).hexdigest()[:20]
+
+
+def is_call(doc: Document) -> bool:
+    """Whether a job is one call of its step (it has no input WorkData): it returns a value and writes no data."""
+    return not doc.body["inputs"]
 
 
 def records_of(content: bytes, media_type: str, filename: str) -> list[Any]:
@@ -295,14 +301,15 @@ class PinexQ:
         return JobStates.COMPLETED if record.state is JobState.SUCCEEDED else JobStates.ERROR
 
     def _settle(self, job_id: str) -> Document:
-        """Record what a job that has ended left: a call's `Result` (its artifact then goes: a call returns a value,
-        it writes no data), or a pass's summary and output WorkData; the error of a job that failed."""
+        """Record what a job that has ended left: a call's `Result`, or a pass's summary and output WorkData; the
+        error of a job that failed. (A call's results stay with the service's job, as no WorkData: a call returns a
+        value and writes no data; deleting the job removes them.)"""
         with self._lock:
             doc = self.job_doc(job_id)
             if doc.body.get("settled"):
                 return doc
             record = self.service.get(doc.body["engine"])
-            call = not doc.body["inputs"]
+            call = is_call(doc)
             changes: dict[str, Any] = {"settled": True}
             if record.state is JobState.SUCCEEDED:
                 if call:
@@ -319,10 +326,8 @@ class PinexQ:
             else:
                 errors = self.service.errors(record.id, limit=1)
                 changes["error_description"] = errors[0].message if errors else (record.reason or record.state.value)
-            for art in record.outputs:
-                if call:
-                    self.service.delete_artifact(art.id, by=DELETED_BY)
-                elif self.records.get("workdata", art.id) is None:
+            for art in [] if call else record.outputs:
+                if self.records.get("workdata", art.id) is None:
                     self.records.insert(
                         "workdata",
                         art.id,
@@ -493,7 +498,10 @@ class PinexQ:
                 for child in self.children(job_id)
             ]
             if view.record is not None:
-                plan = self.service.delete(view.record.id, dry_run=bool(blockers), by=DELETED_BY)
+                # a call's results are no WorkData (see `_settle`): they go with the job
+                plan = self.service.delete(
+                    view.record.id, delete_outputs=is_call(view.doc), dry_run=bool(blockers), by=DELETED_BY
+                )
                 blockers += self._translate(plan.blockers)
             refuse("job", job_id, blockers)
             self.records.delete("job", job_id)
