@@ -72,6 +72,41 @@ class TestLifecycle:
         assert [a.id for a in second.inputs] == [first.outputs[0].id]
         assert [r async for r in pinexq.read_artifact(second.outputs[0].id)] == [{"value": 2, "scaled": 4.0}]
 
+    async def test_without_rapid_setup_a_job_is_set_up_in_the_sdks_steps(self, pinexq: PinexqBackend) -> None:
+        root = await pinexq.siren.follow(await pinexq.siren.entry_point(), "JobsRoot")
+        # a platform that offers no RapidSetupJob (the SDK treats it as optional)
+        pinexq._roots["JobsRoot"] = root.model_copy(
+            update={"actions": [a for a in root.actions or [] if a.name != "RapidSetupJob"]}
+        )
+        parent = await pinexq.create_job(spec(params={"x": 3}, tags=["stepwise"]))
+        child = await pinexq.create_job(
+            spec("px_scale", version=None, parent_id=parent.id, input=ItemsInput(items=[{"value": 2}]))
+        )
+        done = [(await wait(pinexq, j.id))[-1] for j in (parent, child)]
+        assert [j.state for j in done] == [JobState.SUCCEEDED, JobState.SUCCEEDED]
+        assert (done[0].tags, done[1].parent_id, len(done[1].inputs)) == (["stepwise"], parent.id, 1)
+        with pytest.raises(BadRequest, match=r"Parameters\.x"):
+            await pinexq.create_job(spec(params={"x": "many"}, tags=["stepwise-bad"]))
+        # the job that could not be configured was deleted again
+        assert (await pinexq.list_jobs(ListQuery(tag="stepwise-bad"))).data == []
+
+    async def test_a_step_given_by_its_link_and_a_dry_run(
+        self, pinexq: PinexqBackend, pinexq_service: ServiceProcess
+    ) -> None:
+        link = f"{pinexq_service.url}/api/processingsteps/my_function@2.0.0"
+        job = (await wait(pinexq, (await pinexq.create_job(spec(link, version=None, params={"x": 2}))).id))[-1]
+        assert (job.step, job.step_version, (await pinexq.get_result(job.id)).sample) == (
+            "my_function",
+            "2.0.0",
+            [{"x": 2, "cube": 8}],
+        )
+        plan = await pinexq.plan_job(spec(params={"x": 2}, input=ItemsInput(items=[1, 2])))
+        assert plan.items_total == 2 and plan.request is not None
+        assert plan.request["ProcessingStepUrl"].endswith("/api/processingsteps/my_function@1.0.0")
+        assert plan.request["InputDataSlots"] == [
+            {"Index": 0, "WorkDataUrls": ["<a new WorkData, uploaded from the input>"]}
+        ]
+
     async def test_a_failing_step_fails_the_job_with_its_error_as_the_reason(self, pinexq: PinexqBackend) -> None:
         job = await pinexq.create_job(spec(params={"x": 4, "fail": True}))
         done = (await wait(pinexq, job.id))[-1]

@@ -179,7 +179,8 @@ class PinexqBackend:
         return mapping.to_job(await self._job_entity(job_id))
 
     async def create_job(self, spec: JobSpec, *, idempotency_key: str | None = None) -> Job:
-        """Create and start a job in one `RapidSetupJob`; its input is uploaded first when the spec holds it.
+        """Create and start a job in one `RapidSetupJob` (or, where the platform offers none, in the steps PinexQ's
+        SDK takes); its input is uploaded first when the spec holds it.
 
         PinexQ has no idempotency keys: `idempotency_key` is accepted for the common interface and not sent.
         """
@@ -190,10 +191,40 @@ class PinexqBackend:
         body = mapping.rapid_setup(
             spec, step_url=step_url, input_urls=input_urls, parent_url=parent_url, tags=spec.tags
         )
-        location = await self.siren.act(await self._root("JobsRoot"), "RapidSetupJob", body)
-        if location is None:
-            raise JobnodeError("PinexQ created the job without saying where it is (no Location)")
+        jobs_root = await self._root("JobsRoot")
+        if jobs_root.action("RapidSetupJob") is not None:
+            location = _created(await self.siren.act(jobs_root, "RapidSetupJob", body))
+        else:
+            location = await self._set_up_stepwise(jobs_root, body)
         return mapping.to_job(await self.siren.get(location))
+
+    async def _set_up_stepwise(self, jobs_root: Entity, body: wire.RapidJobSetupParameters) -> str:
+        """What a rapid setup does, in the SDK's steps: create the job (a sub-job, with a parent), select its step,
+        tag it, configure its parameters, select its input WorkData, start it. A job that cannot be started is
+        deleted again."""
+        if body.parent_job_url:
+            created = wire.CreateSubJobParameters(name=body.name, parent_job_url=body.parent_job_url)
+            location = _created(await self.siren.act(jobs_root, "CreateSubJob", created))
+        else:
+            location = _created(await self.siren.act(jobs_root, "CreateJob", wire.CreateJobParameters(name=body.name)))
+        try:
+            job = await self.siren.get(location)
+            chosen = wire.SelectProcessingParameters(processing_step_url=body.processing_step_url)
+            await self.siren.act(job, "SelectProcessing", chosen)
+            job = await self.siren.get(location)  # what it offers now: its step's parameters and input slot
+            if body.tags:
+                await self.siren.act(job, "EditTags", wire.SetTagsParameters(tags=body.tags))
+            await self.siren.act(job, "ConfigureProcessing", json.loads(body.parameters or "{}"))
+            for slot in body.input_data_slots or []:
+                [input_slot] = job.embedded("InputDataSlot")[slot.index or 0 : (slot.index or 0) + 1]
+                urls = wire.SelectWorkDataCollectionParameters(work_data_urls=slot.work_data_urls or [])
+                await self.siren.act(input_slot, "SelectWorkDataCollection", urls)
+            await self.siren.act(await self.siren.get(location), "StartProcessing")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.siren.act(await self.siren.get(location), "Delete")
+            raise
+        return location
 
     async def plan_job(self, spec: JobSpec) -> JobPlan:
         """A dry run: the `RapidSetupJob` that `create_job` would send (the step is looked up; nothing is created
@@ -217,7 +248,12 @@ class PinexqBackend:
         return JobPlan(platform=self.platform, items_total=items_total, request=body.to_wire())
 
     async def _step_url(self, name: str, version: str | None) -> str:
-        """The URL of the processing step `name` of `version` (the highest version when None)."""
+        """The URL of the processing step `name` of `version` (the highest version when None); a step given by its
+        URL (its link) is that URL."""
+        if name.startswith(("https://", "http://")):
+            if version is not None:
+                raise ValueError("step_version: a step given by its link is one version already; leave it out")
+            return name
         query = wire.ProcessingStepQueryParameters(
             filter=wire.ProcessingStepFilter(
                 function_name=name, function_name_match_type="MatchExact", version=version or "*"
@@ -225,7 +261,10 @@ class PinexqBackend:
             sort_by=wire.SortBy(property_name="Version", sort_type=wire.SortTypes.DESCENDING),
             pagination=wire.Pagination(page_size=1),
         )
-        found = await self._query(await self._root("ProcessingStepsRoot"), "CreateProcessingStepQuery", query)
+        location = await self.siren.act(
+            await self._root("ProcessingStepsRoot"), "CreateProcessingStepQuery", query, retry=True
+        )
+        found = (await self.siren.get(_created(location))).embedded("item")
         if not found:
             which = f" of version {version}" if version else ""
             raise ValueError(f"step: PinexQ has no processing step {name!r}{which}; name a registered function")
@@ -338,9 +377,7 @@ class PinexqBackend:
             pagination=wire.Pagination(page_size=max(1, min(limit, PAGE_SIZE_MAX)), page_offset=0),
         )
         location = await self.siren.act(await self._root("JobsRoot"), "CreateJobQuery", parameters, retry=True)
-        if location is None:
-            raise JobnodeError("PinexQ created the job query without saying where it is (no Location)")
-        return await self.siren.get(location)
+        return await self.siren.get(_created(location))
 
     async def _read(self, job_ids: Sequence[str], known: Mapping[str, Job] | None = None) -> list[Job]:
         """Many jobs in few requests, `PAGE_SIZE_MAX` a request: the pages of the jobs created when they were (their
@@ -378,9 +415,8 @@ class PinexqBackend:
 
     async def _query(self, root: Entity, action: str, parameters: Any) -> list[Entity]:
         """Every item of a query, page after page."""
-        location = await self.siren.act(root, action, parameters, retry=True)
         items: list[Entity] = []
-        href = location
+        href: str | None = _created(await self.siren.act(root, action, parameters, retry=True))
         while href:
             page = await self.siren.get(href)
             items += page.embedded("item")
@@ -700,6 +736,13 @@ def _node(entity: Entity) -> JobNode:
         outputs=frozenset(a.id for a in job.outputs),
         parent_id=job.parent_id,
     )
+
+
+def _created(location: str | None) -> str:
+    """The URL of what an action created (its answer's `Location`)."""
+    if location is None:
+        raise JobnodeError("PinexQ created something without saying where it is (no Location)")
+    return location
 
 
 def _one_pinexq_state(states: set[JobState]) -> wire.JobStates | None:

@@ -77,6 +77,8 @@ UPLOAD_TIMEOUT = 60.0
 BATCH_SIZE = 100
 WORKERS = 4
 INPUT_SLOT, OUTPUT_SLOT = "input", "results"
+#: the longest name the engine keeps
+NAME_MAX = 200
 NDJSON = "application/x-ndjson"
 _NDJSON_TYPES = frozenset({NDJSON, "application/jsonl", "application/x-jsonlines", "application/ndjson"})
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -403,7 +405,7 @@ class PinexQ:
                 ArtifactsInput(artifacts=list(body["inputs"])) if body["inputs"] else ItemsInput(items=[parameters])
             )
             spec = JobSpec(
-                name=body["name"],
+                name=body["name"][:NAME_MAX],  # the engine's limit; the job keeps its whole name here
                 step=view.step.name,
                 step_version=view.step.version,
                 params=parameters,
@@ -587,7 +589,7 @@ class PinexQ:
         path = self.uploads_dir / uuid.uuid4().hex
         path.write_bytes(content)
         spec = JobSpec(
-            name=f"upload {filename}"[:200],
+            name=f"upload {filename}"[:NAME_MAX],
             step=UPLOAD_STEP,
             # where the records came from; the records themselves are given directly
             input=DelimitedInput(paths=[str(path)]),
