@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from starlette.requests import Request
 
 from jobnode.core.models import (
     ArtifactsInput,
@@ -126,6 +127,17 @@ class WorkDataView:
     @property
     def body(self) -> dict[str, Any]:
         return self.doc.body
+
+
+def editable(view: JobView) -> bool:
+    """Whether a job's processing can still be chosen: it has not started, nor been set to `Error`."""
+    return not view.started and view.state is not JobStates.ERROR
+
+
+def pinexq_of(request: Request) -> PinexQ:
+    """The emulator's PinexQ of a request."""
+    pinexq: PinexQ = request.app.state.pinexq
+    return pinexq
 
 
 def step_id(name: str, version: str) -> str:
@@ -358,7 +370,7 @@ class PinexQ:
     def _editable(self, job_id: str) -> JobView:
         """The job, if its processing can still be chosen (it has not started, nor been set to `Error`)."""
         view = self.job(job_id)
-        if view.started or view.state is JobStates.ERROR:
+        if not editable(view):
             raise Conflict(f"job {job_id} is {view.state.value}; its processing can no longer change")
         return view
 
@@ -724,4 +736,15 @@ def refuse(what: str, ident: str, blockers: Sequence[DeleteBlocker]) -> None:
         )
 
 
-__all__ = ["CHANGED", "DELETED", "JobView", "PinexQ", "WorkDataView", "records_of", "refuse", "step_id"]
+__all__ = [
+    "CHANGED",
+    "DELETED",
+    "JobView",
+    "PinexQ",
+    "WorkDataView",
+    "editable",
+    "pinexq_of",
+    "records_of",
+    "refuse",
+    "step_id",
+]

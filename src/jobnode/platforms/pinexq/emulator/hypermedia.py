@@ -18,8 +18,9 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from jobnode.platforms.pinexq import PAGE_SIZE_MAX
 from jobnode.platforms.pinexq.siren import EVENT_STREAM, JSON, PROBLEM, SIREN, Action, ActionField, Entity, Link
-from jobnode.platforms.pinexq.wire import QueryResultProperties
+from jobnode.platforms.pinexq.wire import Pagination, QueryResultProperties
 from jobnode.service.emulation import InvalidRequest, ServiceError, json_response, validation_error
 
 API = "/api"
@@ -170,14 +171,18 @@ __all__ = [
     "Urls",
     "action",
     "base_url",
+    "clean_tags",
     "created",
     "decode_token",
     "done",
     "encode_token",
     "link",
+    "page_bounds",
     "parse_body",
     "problem",
     "properties",
+    "query_result",
+    "query_url",
     "siren_response",
     "upload_action",
 ]
@@ -187,13 +192,32 @@ __all__ = [
 DEFAULT_PAGE_SIZE = 20
 
 
-def page_bounds(page_size: int | None, page_offset: int | None, maximum: int) -> tuple[int, int]:
+def page_bounds(pagination: Pagination | None) -> tuple[int, int]:
     """(size, index) of the page a query asks for; `PageOffset` counts pages."""
-    if page_size is not None and not 1 <= page_size <= maximum:
-        raise InvalidRequest("Pagination.PageSize", f"give a page size from 1 to {maximum}")
-    if page_offset is not None and page_offset < 0:
+    size = pagination.page_size if pagination else None
+    index = pagination.page_offset if pagination else None
+    if size is not None and not 1 <= size <= PAGE_SIZE_MAX:
+        raise InvalidRequest("Pagination.PageSize", f"give a page size from 1 to {PAGE_SIZE_MAX}")
+    if index is not None and index < 0:
         raise InvalidRequest("Pagination.PageOffset", "give a page number from 0 on")
-    return page_size or min(DEFAULT_PAGE_SIZE, maximum), page_offset or 0
+    return size or DEFAULT_PAGE_SIZE, index or 0
+
+
+def query_url(urls: Urls, path: str, query: BaseModel | None = None, *, size: int = 0, page: int = 0) -> str:
+    """The URL of a query's result (page `page` of `size` items, when `size` is given): the query itself is the
+    URL's last segment."""
+    wire: dict[str, Any] = query.model_dump(mode="json", by_alias=True, exclude_none=True) if query else {}
+    if size:
+        wire["Pagination"] = {"PageSize": size, "PageOffset": page}
+    return urls.of(f"{path}/query/{encode_token(wire)}")
+
+
+def clean_tags(tags: list[str] | None) -> list[str]:
+    """Tags as given, trimmed, each once; an empty one is refused."""
+    cleaned = [t.strip() for t in tags or []]
+    if any(not t for t in cleaned):
+        raise InvalidRequest("Tags", "a tag must not be empty")
+    return list(dict.fromkeys(cleaned))
 
 
 def query_result(

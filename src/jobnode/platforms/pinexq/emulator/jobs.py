@@ -19,8 +19,6 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from jobnode.core.backend import LogQuery
-from jobnode.core.models import LogLevel
-from jobnode.platforms.pinexq import PAGE_SIZE_MAX
 from jobnode.platforms.pinexq.emulator.context import (
     INPUT_SLOT,
     NDJSON,
@@ -28,6 +26,8 @@ from jobnode.platforms.pinexq.emulator.context import (
     RUNNING_STATES,
     JobView,
     PinexQ,
+    editable,
+    pinexq_of,
     step_id,
 )
 from jobnode.platforms.pinexq.emulator.entrypoint import USER_ID
@@ -36,18 +36,20 @@ from jobnode.platforms.pinexq.emulator.hypermedia import (
     Urls,
     action,
     base_url,
+    clean_tags,
     created,
     decode_token,
     done,
-    encode_token,
     link,
     page_bounds,
     parse_body,
     properties,
     query_result,
+    query_url,
     siren_response,
 )
 from jobnode.platforms.pinexq.emulator.workdata import workdata_entity
+from jobnode.platforms.pinexq.mapping import LEVEL_NAMES
 from jobnode.platforms.pinexq.siren import Action, Entity
 from jobnode.platforms.pinexq.wire import (
     CreateJobParameters,
@@ -76,19 +78,7 @@ from jobnode.service.views import iso
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
-#: how the emulator spells jobnode's log levels (PinexQ's log entries are free in shape; these are .NET's names)
-LEVEL_NAMES = {
-    LogLevel.DEBUG: "Debug",
-    LogLevel.INFO: "Information",
-    LogLevel.WARNING: "Warning",
-    LogLevel.ERROR: "Error",
-}
 _LEVELS_BY_NAME = {name.lower(): level for level, name in LEVEL_NAMES.items()}
-
-
-def _pinexq(request: Request) -> PinexQ:
-    pinexq: PinexQ = request.app.state.pinexq
-    return pinexq
 
 
 def _id_of(url: str | None, field: str) -> str:
@@ -148,10 +138,6 @@ def job_entity(pinexq: PinexQ, view: JobView, urls: Urls) -> Entity:
     )
 
 
-def _editable(view: JobView) -> bool:
-    return not view.started and view.state is not JobStates.ERROR
-
-
 def _actions(view: JobView, href: str) -> list[Action]:
     body, state = view.body, view.state
     hidden, deletable = body["hidden"], body["output_deletable"]
@@ -166,7 +152,7 @@ def _actions(view: JobView, href: str) -> list[Action]:
     ]
     if state not in RUNNING_STATES:
         out.insert(0, action("Delete", href, method="DELETE"))
-    if _editable(view):
+    if editable(view):
         out.append(action("SelectProcessing", f"{href}/SelectProcessing", parameters="SelectProcessingParameters"))
         if body.get("step"):
             out.append(
@@ -179,7 +165,7 @@ def _actions(view: JobView, href: str) -> list[Action]:
     return out
 
 
-def _slots(pinexq: PinexQ, view: JobView, urls: Urls) -> list[Entity | Any]:
+def _slots(pinexq: PinexQ, view: JobView, urls: Urls) -> list[Entity]:
     href = f"{urls.job(view.id)}/InputDataSlots/0"
     selected = []
     for wd_id in view.body["inputs"]:
@@ -188,7 +174,7 @@ def _slots(pinexq: PinexQ, view: JobView, urls: Urls) -> list[Entity | Any]:
         except NotFound:
             continue
     slot_actions = None
-    if _editable(view):
+    if editable(view):
         slot_actions = [
             action("SelectWorkData", f"{href}/SelectWorkData", parameters="SelectWorkDataForDataSlotParameters"),
             action(
@@ -254,7 +240,7 @@ def root(request: Request) -> Response:
                 action("RapidSetupJob", urls.of("/jobs/RapidSetupJob"), parameters="RapidJobSetupParameters"),
                 action("CreateJobQuery", urls.of("/jobs/query"), parameters="JobQueryParameters"),
             ],
-            links=[link("self", urls.of("/jobs")), link("all", urls.of("/jobs/query/" + encode_token({})))],
+            links=[link("self", urls.of("/jobs")), link("all", query_url(urls, "/jobs"))],
         )
     )
 
@@ -264,7 +250,7 @@ async def create_job(request: Request) -> Response:
     body = parse_body(CreateJobParameters, await read_json(request))
     if body.folder:
         raise InvalidRequest("Folder", "this service has no folders; leave the folder out")
-    doc = await run_in_threadpool(_pinexq(request).create_job, body.name)
+    doc = await run_in_threadpool(pinexq_of(request).create_job, body.name)
     return created(Urls(base_url(request)).job(doc.id))
 
 
@@ -272,14 +258,14 @@ async def create_job(request: Request) -> Response:
 async def create_sub_job(request: Request) -> Response:
     body = parse_body(CreateSubJobParameters, await read_json(request))
     parent = _id_of(body.parent_job_url, "ParentJobUrl")
-    doc = await run_in_threadpool(lambda: _pinexq(request).create_job(body.name, parent=parent))
+    doc = await run_in_threadpool(lambda: pinexq_of(request).create_job(body.name, parent=parent))
     return created(Urls(base_url(request)).job(doc.id))
 
 
 @router.post("/RapidSetupJob", status_code=201)
 async def rapid_setup(request: Request) -> Response:
     body = parse_body(RapidJobSetupParameters, await read_json(request))
-    pinexq = _pinexq(request)
+    pinexq = pinexq_of(request)
     step = pinexq.step(_id_of(body.processing_step_url, "ProcessingStepUrl"))
     try:
         parameters = json.loads(body.parameters) if body.parameters else {}
@@ -302,7 +288,7 @@ async def rapid_setup(request: Request) -> Response:
             body.name,
             step=step,
             parameters=parameters,
-            tags=_tags(body.tags),
+            tags=clean_tags(body.tags),
             inputs=inputs,
             parent=parent,
             output_deletable=body.allow_output_data_deletion is not False,
@@ -310,13 +296,6 @@ async def rapid_setup(request: Request) -> Response:
         )
     )
     return created(Urls(base_url(request)).job(job_id))
-
-
-def _tags(tags: list[str] | None) -> list[str]:
-    cleaned = [t.strip() for t in tags or []]
-    if any(not t for t in cleaned):
-        raise InvalidRequest("Tags", "a tag must not be empty")
-    return list(dict.fromkeys(cleaned))
 
 
 # -- queries --------------------------------------------------------------------------------------------------------
@@ -375,30 +354,23 @@ def select(pinexq: PinexQ, query: JobQueryParameters, index: int, size: int) -> 
     return pinexq.views(docs[page]), len(docs)
 
 
-def _bounds(query: JobQueryParameters) -> tuple[int, int]:
-    p = query.pagination
-    return page_bounds(p.page_size if p else None, p.page_offset if p else None, PAGE_SIZE_MAX)
-
-
 @router.post("/query", status_code=201)
 async def create_query(request: Request) -> Response:
     query = parse_body(JobQueryParameters, await read_json(request))
-    _bounds(query)
-    return created(Urls(base_url(request)).of("/jobs/query/" + encode_token(query.to_wire())))
+    page_bounds(query.pagination)
+    return created(query_url(Urls(base_url(request)), "/jobs", query))
 
 
 @router.get("/query/{token}")
 def query_page(token: str, request: Request) -> Response:
     query = parse_body(JobQueryParameters, decode_token(token))
-    size, index = _bounds(query)
-    pinexq = _pinexq(request)
+    size, index = page_bounds(query.pagination)
+    pinexq = pinexq_of(request)
     found, total = select(pinexq, query, index, size)
     urls = Urls(base_url(request))
 
     def href(page: int) -> str:
-        wire = query.to_wire()
-        wire["Pagination"] = {"PageSize": size, "PageOffset": page}
-        return urls.of("/jobs/query/" + encode_token(wire))
+        return query_url(urls, "/jobs", query, size=size, page=page)
 
     return siren_response(
         query_result(
@@ -417,7 +389,7 @@ def query_page(token: str, request: Request) -> Response:
 
 @router.get("/{job_id}")
 def get_job(job_id: str, request: Request) -> Response:
-    pinexq = _pinexq(request)
+    pinexq = pinexq_of(request)
     return siren_response(job_entity(pinexq, pinexq.job(job_id), Urls(base_url(request))))
 
 
@@ -425,12 +397,12 @@ def get_job(job_id: str, request: Request) -> Response:
 def delete_job(job_id: str, request: Request) -> Response:
     """`Delete`: refused (409, naming every blocker) while the job runs, has output WorkData or has sub-jobs."""
     _offered(request, job_id, "Delete")
-    _pinexq(request).delete_job(job_id)
+    pinexq_of(request).delete_job(job_id)
     return done()
 
 
 def _offered(request: Request, job_id: str, name: str) -> PinexQ:
-    pinexq = _pinexq(request)
+    pinexq = pinexq_of(request)
     view = pinexq.job(job_id)
     if all(a.name != name for a in _actions(view, Urls(base_url(request)).job(job_id))):
         raise Conflict(f"job {job_id} is {view.state.value}: it does not offer {name} now")
@@ -456,8 +428,12 @@ def _set_error(pinexq: PinexQ, job_id: str, raw: Any) -> None:
     pinexq.set_error(job_id, message or "set to error state")
 
 
-def _start(pinexq: PinexQ, job_id: str) -> None:
+def _start(pinexq: PinexQ, job_id: str, raw: Any) -> None:
     pinexq.start(job_id)
+
+
+def _edit_tags(pinexq: PinexQ, job_id: str, raw: Any) -> None:
+    pinexq.edit_job(job_id, tags=clean_tags(parse_body(SetTagsParameters, raw).tags))
 
 
 def _rename(pinexq: PinexQ, job_id: str, raw: Any) -> None:
@@ -477,10 +453,8 @@ def _flag(**changes: bool) -> Handler:
 HANDLERS: dict[str, Handler] = {
     "SelectProcessing": _select_processing,
     "ConfigureProcessing": _configure,
-    "StartProcessing": lambda pinexq, job_id, raw: _start(pinexq, job_id),
-    "EditTags": lambda pinexq, job_id, raw: pinexq.edit_job(
-        job_id, tags=_tags(parse_body(SetTagsParameters, raw).tags)
-    ),
+    "StartProcessing": _start,
+    "EditTags": _edit_tags,
     "Rename": _rename,
     "Hide": _flag(hidden=True),
     "UnHide": _flag(hidden=False),
@@ -518,7 +492,7 @@ async def slot_action(job_id: str, index: int, name: str, request: Request) -> R
         ids, field = [], "WorkDataUrls"
     else:
         raise NotFound(f"an input slot has no action {name!r}")
-    pinexq = _pinexq(request)
+    pinexq = pinexq_of(request)
     await run_in_threadpool(pinexq.select_inputs, job_id, ids, field)
     return done()
 
@@ -564,7 +538,7 @@ def job_log(
     """A page of the job's log (the service's entries), with a `next` link while there are more. The query takes
     `limit`, `order` (`asc`, `desc`), `after` and `before` (ISO times, exclusive), `level` (the lowest level shown)
     and `kind`."""
-    pinexq = _pinexq(request)
+    pinexq = pinexq_of(request)
     view = pinexq.job(job_id)
     min_level = None
     if level is not None:
@@ -607,7 +581,7 @@ def job_log(
 @router.get("/{job_id}/metrics")
 def job_metrics(job_id: str, request: Request) -> Response:
     """The job's counters on the engine (items and batches)."""
-    pinexq = _pinexq(request)
+    pinexq = pinexq_of(request)
     view = pinexq.job(job_id)
     metrics: dict[str, Any] = {}
     if view.record is not None:

@@ -15,8 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from jobnode.platforms.pinexq import PAGE_SIZE_MAX
-from jobnode.platforms.pinexq.emulator.context import INPUT_SLOT, NDJSON, OUTPUT_SLOT, PinexQ, step_id
+from jobnode.platforms.pinexq.emulator.context import INPUT_SLOT, NDJSON, OUTPUT_SLOT, PinexQ, pinexq_of, step_id
 from jobnode.platforms.pinexq.emulator.hypermedia import (
     JSON,
     Urls,
@@ -24,12 +23,12 @@ from jobnode.platforms.pinexq.emulator.hypermedia import (
     base_url,
     created,
     decode_token,
-    encode_token,
     link,
     page_bounds,
     parse_body,
     properties,
     query_result,
+    query_url,
     siren_response,
 )
 from jobnode.platforms.pinexq.siren import Entity
@@ -62,11 +61,6 @@ OUTPUT_SPEC = DataSpecification(
     min_slots=0,
     max_slots=1,
 )
-
-
-def _pinexq(request: Request) -> PinexQ:
-    pinexq: PinexQ = request.app.state.pinexq
-    return pinexq
 
 
 def version_key(version: str) -> tuple[tuple[int, Any], ...]:
@@ -144,7 +138,7 @@ def matching(pinexq: PinexQ, query: ProcessingStepQueryParameters) -> list[Step]
 @router.get("")
 def root(request: Request) -> Response:
     urls = Urls(base_url(request))
-    everything = urls.of("/processingsteps/query/" + encode_token({}))
+    everything = query_url(urls, "/processingsteps")
     return siren_response(
         Entity(
             classes=["ProcessingStepRoot"],
@@ -165,27 +159,20 @@ def root(request: Request) -> Response:
 @router.post("/query", status_code=201)
 async def create_query(request: Request) -> Response:
     query = parse_body(ProcessingStepQueryParameters, await read_json(request))
-    page_bounds(*_pagination(query))
-    matching(_pinexq(request), query)  # a query that cannot be answered is refused now, not when it is read
-    return created(Urls(base_url(request)).of("/processingsteps/query/" + encode_token(query.to_wire())))
-
-
-def _pagination(query: ProcessingStepQueryParameters) -> tuple[int | None, int | None, int]:
-    p = query.pagination
-    return (p.page_size if p else None), (p.page_offset if p else None), PAGE_SIZE_MAX
+    page_bounds(query.pagination)
+    matching(pinexq_of(request), query)  # a query that cannot be answered is refused now, not when it is read
+    return created(query_url(Urls(base_url(request)), "/processingsteps", query))
 
 
 @router.get("/query/{token}")
 def query_page(token: str, request: Request) -> Response:
     query = parse_body(ProcessingStepQueryParameters, decode_token(token))
-    size, index = page_bounds(*_pagination(query))
-    steps = matching(_pinexq(request), query)
+    size, index = page_bounds(query.pagination)
+    steps = matching(pinexq_of(request), query)
     urls = Urls(base_url(request))
 
     def href(page: int) -> str:
-        wire = query.to_wire()
-        wire["Pagination"] = {"PageSize": size, "PageOffset": page}
-        return urls.of("/processingsteps/query/" + encode_token(wire))
+        return query_url(urls, "/processingsteps", query, size=size, page=page)
 
     page = steps[index * size : (index + 1) * size]
     return siren_response(
@@ -202,10 +189,10 @@ def query_page(token: str, request: Request) -> Response:
 
 @router.get("/{ps_id}")
 def get_step(ps_id: str, request: Request) -> Response:
-    return siren_response(step_entity(_pinexq(request).step(ps_id, field="id"), Urls(base_url(request))))
+    return siren_response(step_entity(pinexq_of(request).step(ps_id, field="id"), Urls(base_url(request))))
 
 
 @router.get("/{ps_id}/download")
 def download(ps_id: str, request: Request) -> Response:
     """The step's manifest: what the service knows of it (name, version, description, parameter schema)."""
-    return json_response(_pinexq(request).step(ps_id, field="id").describe())
+    return json_response(pinexq_of(request).step(ps_id, field="id").describe())

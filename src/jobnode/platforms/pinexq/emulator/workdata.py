@@ -12,22 +12,22 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from jobnode.platforms.pinexq import PAGE_SIZE_MAX
-from jobnode.platforms.pinexq.emulator.context import PinexQ, WorkDataView
+from jobnode.platforms.pinexq.emulator.context import PinexQ, WorkDataView, pinexq_of
 from jobnode.platforms.pinexq.emulator.entrypoint import USER_ID
 from jobnode.platforms.pinexq.emulator.hypermedia import (
     Urls,
     action,
     base_url,
+    clean_tags,
     created,
     decode_token,
     done,
-    encode_token,
     link,
     page_bounds,
     parse_body,
     properties,
     query_result,
+    query_url,
     siren_response,
     upload_action,
 )
@@ -51,11 +51,6 @@ router = APIRouter(prefix="/api/workdata", tags=["WorkData"])
 #: the largest upload the service accepts by default (its request limit)
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 UPLOAD_FIELD, PARAMETERS_FIELD = "upload-file", "UploadWorkDataParameters"
-
-
-def _pinexq(request: Request) -> PinexQ:
-    pinexq: PinexQ = request.app.state.pinexq
-    return pinexq
 
 
 def workdata_entity(pinexq: PinexQ, wd: WorkDataView, urls: Urls, *, rel: str | None = None) -> Entity:
@@ -120,7 +115,7 @@ def root(request: Request) -> Response:
                 ),
                 action("CreateWorkDataQuery", urls.of("/workdata/query"), parameters="WorkDataQueryParameters"),
             ],
-            links=[link("self", urls.of("/workdata")), link("all", urls.of("/workdata/query/" + encode_token({})))],
+            links=[link("self", urls.of("/workdata")), link("all", query_url(urls, "/workdata"))],
         )
     )
 
@@ -153,7 +148,7 @@ async def upload(request: Request) -> Response:
         )
     if parameters.folder:
         raise InvalidRequest("Folder", "this service has no folders; leave the folder out")
-    pinexq = _pinexq(request)
+    pinexq = pinexq_of(request)
     name = filename or "upload"
     engine_id, path = await run_in_threadpool(pinexq.start_upload, name, media_type, content)
     record = await pinexq.ended(engine_id)
@@ -206,27 +201,20 @@ def matching(pinexq: PinexQ, query: WorkDataQueryParameters) -> list[WorkDataVie
 @router.post("/query", status_code=201)
 async def create_query(request: Request) -> Response:
     query = parse_body(WorkDataQueryParameters, await read_json(request))
-    _bounds(query)
-    return created(Urls(base_url(request)).of("/workdata/query/" + encode_token(query.to_wire())))
-
-
-def _bounds(query: WorkDataQueryParameters) -> tuple[int, int]:
-    p = query.pagination
-    return page_bounds(p.page_size if p else None, p.page_offset if p else None, PAGE_SIZE_MAX)
+    page_bounds(query.pagination)
+    return created(query_url(Urls(base_url(request)), "/workdata", query))
 
 
 @router.get("/query/{token}")
 def query_page(token: str, request: Request) -> Response:
     query = parse_body(WorkDataQueryParameters, decode_token(token))
-    size, index = _bounds(query)
-    pinexq = _pinexq(request)
+    size, index = page_bounds(query.pagination)
+    pinexq = pinexq_of(request)
     found = matching(pinexq, query)
     urls = Urls(base_url(request))
 
     def href(page: int) -> str:
-        wire = query.to_wire()
-        wire["Pagination"] = {"PageSize": size, "PageOffset": page}
-        return urls.of("/workdata/query/" + encode_token(wire))
+        return query_url(urls, "/workdata", query, size=size, page=page)
 
     return siren_response(
         query_result(
@@ -242,13 +230,13 @@ def query_page(token: str, request: Request) -> Response:
 
 @router.get("/{workdata_id}")
 def get_workdata(workdata_id: str, request: Request) -> Response:
-    pinexq = _pinexq(request)
+    pinexq = pinexq_of(request)
     return siren_response(workdata_entity(pinexq, pinexq.workdata(workdata_id), Urls(base_url(request))))
 
 
 @router.get("/{workdata_id}/download")
 def download(workdata_id: str, request: Request) -> Response:
-    pinexq = _pinexq(request)
+    pinexq = pinexq_of(request)
     wd = pinexq.workdata(workdata_id)
     # the content type exactly as the Download link says (no charset added): the SDK compares them
     return Response(pinexq.content(wd), headers={"Content-Type": wd.body["media_type"]})
@@ -257,12 +245,12 @@ def download(workdata_id: str, request: Request) -> Response:
 @router.delete("/{workdata_id}")
 def delete(workdata_id: str, request: Request) -> Response:
     """`Delete`: refused (409, naming every blocker) while a job reads it or it is not deletable."""
-    _pinexq(request).delete_workdata(workdata_id)
+    pinexq_of(request).delete_workdata(workdata_id)
     return done()
 
 
 def _offered(request: Request, workdata_id: str, name: str) -> PinexQ:
-    pinexq = _pinexq(request)
+    pinexq = pinexq_of(request)
     entity = workdata_entity(pinexq, pinexq.workdata(workdata_id), Urls(base_url(request)))
     if entity.action(name) is None:
         raise Conflict(f"WorkData {workdata_id} does not offer {name} now")
@@ -270,18 +258,11 @@ def _offered(request: Request, workdata_id: str, name: str) -> PinexQ:
 
 
 @router.post("/{workdata_id}/EditTags")
-async def edit_tags(workdata_id: str, request: Request) -> Response:
+async def editclean_tags(workdata_id: str, request: Request) -> Response:
     body = parse_body(SetTagsParameters, await read_json(request))
     pinexq = _offered(request, workdata_id, "EditTags")
-    await run_in_threadpool(pinexq.edit_workdata, workdata_id, tags=_tags(body.tags))
+    await run_in_threadpool(pinexq.edit_workdata, workdata_id, tags=clean_tags(body.tags))
     return done()
-
-
-def _tags(tags: list[str] | None) -> list[str]:
-    cleaned = [t.strip() for t in tags or []]
-    if any(not t for t in cleaned):
-        raise InvalidRequest("Tags", "a tag must not be empty")
-    return list(dict.fromkeys(cleaned))
 
 
 @router.post("/{workdata_id}/Rename")
