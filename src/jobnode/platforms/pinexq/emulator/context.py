@@ -214,12 +214,12 @@ class PinexQ:
     def steps(self) -> list[Step]:
         return self.service.steps()
 
-    def step(self, ps_id: str, field: str = "ProcessingStepUrl") -> Step:
-        """The processing step with id `ps_id`, or a 404 (a 400 naming `field` when a client sent it)."""
+    def step(self, ps_id: str, *, field: str | None = None) -> Step:
+        """The processing step with id `ps_id`, or a 404 (a 400 naming `field`, the request field that sent it)."""
         for step in self.steps():
             if step_id(step.name, step.version) == ps_id:
                 return step
-        if field == "id":
+        if field is None:
             raise not_found("ProcessingStep", ps_id)
         raise InvalidRequest(field, f"no processing step {ps_id!r}; query the processing steps for their URLs")
 

@@ -266,7 +266,7 @@ async def create_sub_job(request: Request) -> Response:
 async def rapid_setup(request: Request) -> Response:
     body = parse_body(RapidJobSetupParameters, await read_json(request))
     pinexq = pinexq_of(request)
-    step = pinexq.step(_id_of(body.processing_step_url, "ProcessingStepUrl"))
+    step = pinexq.step(_id_of(body.processing_step_url, "ProcessingStepUrl"), field="ProcessingStepUrl")
     try:
         parameters = json.loads(body.parameters) if body.parameters else {}
     except ValueError as exc:
@@ -414,7 +414,9 @@ Handler = Callable[[PinexQ, str, Any], None]
 
 def _select_processing(pinexq: PinexQ, job_id: str, raw: Any) -> None:
     body = parse_body(SelectProcessingParameters, raw)
-    pinexq.select_processing(job_id, pinexq.step(_id_of(body.processing_step_url, "ProcessingStepUrl")))
+    pinexq.select_processing(
+        job_id, pinexq.step(_id_of(body.processing_step_url, "ProcessingStepUrl"), field="ProcessingStepUrl")
+    )
 
 
 def _configure(pinexq: PinexQ, job_id: str, raw: Any) -> None:

@@ -189,10 +189,10 @@ def query_page(token: str, request: Request) -> Response:
 
 @router.get("/{ps_id}")
 def get_step(ps_id: str, request: Request) -> Response:
-    return siren_response(step_entity(pinexq_of(request).step(ps_id, field="id"), Urls(base_url(request))))
+    return siren_response(step_entity(pinexq_of(request).step(ps_id), Urls(base_url(request))))
 
 
 @router.get("/{ps_id}/download")
 def download(ps_id: str, request: Request) -> Response:
     """The step's manifest: what the service knows of it (name, version, description, parameter schema)."""
-    return json_response(pinexq_of(request).step(ps_id, field="id").describe())
+    return json_response(pinexq_of(request).step(ps_id).describe())
