@@ -182,7 +182,7 @@ class TestErrors:
         with pytest.raises(ValueError, match="step: PinexQ has no processing step 'my_function' of version 9"):
             await pinexq.create_job(spec(version="9"))
         with pytest.raises(ValueError, match="input: a PinexQ job reads WorkData"):
-            await pinexq.create_job(spec(input=FilesInput(paths=["/tmp"])))
+            await pinexq.create_job(spec(input=FilesInput(paths=["s3://reviews/2026/"])))
 
     async def test_the_platform_names_the_parameter_it_refuses(self, pinexq: PinexqBackend) -> None:
         with pytest.raises(BadRequest, match=r"Parameters\.x") as refused:
