@@ -2,7 +2,9 @@
 """Set up and run jobnode's development tasks with nothing but Python 3.11+ and git.
 
     python3 dev.py demo     # the demo: a local service, a job, its progress and logs, a DAG and a flow
-    python3 dev.py test     # ruff, mypy and the whole test suite (what CI runs)
+                            #   (everything in .demo/; --dir DIR elsewhere, --verbose for Airflow's own output)
+    python3 dev.py test     # ruff, mypy and the whole test suite, the demo with a fresh home among it (what CI runs;
+                            #   installs Chromium for the console's browser tests if it is missing)
     python3 dev.py bench    # the benchmarks, which print figures
     python3 dev.py lint     # ruff and mypy
 
@@ -49,6 +51,17 @@ def sync() -> Path:
     return VENV / BIN / "python"
 
 
+def browser() -> None:
+    """The console's browser tests drive the system's Chromium: install Debian's package when it is missing."""
+    if os.environ.get("JOBNODE_CHROMIUM") or any(shutil.which(n) for n in ("chromium", "chromium-browser")):
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        run("apt-get", "update", "-qq", env={"DEBIAN_FRONTEND": "noninteractive"})
+        run("apt-get", "install", "-y", "-qq", "chromium", env={"DEBIAN_FRONTEND": "noninteractive"})
+    else:
+        print("no Chromium: install it (Debian: apt-get install chromium) or set JOBNODE_CHROMIUM", flush=True)
+
+
 def lint(python: Path) -> None:
     run(python, "-m", "ruff", "check", ".")
     run(python, "-m", "ruff", "format", "--check", ".")
@@ -63,6 +76,7 @@ def main(argv: list[str]) -> int:
     elif task == "test":
         python = sync()
         lint(python)
+        browser()
         run(python, "scripts/setup_conformance.py")
         run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *rest)
     elif task == "bench":

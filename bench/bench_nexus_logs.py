@@ -1,6 +1,6 @@
-"""Iterating a big Nexus log (issue 6). Prints; asserts nothing about speed.
+"""Iterating a big Nexus log (issues 6 and 17). Prints; asserts nothing about speed.
 
-    .venv/bin/python bench/bench_nexus_logs.py [--entries 100000] [--repeat 3]
+    .venv/bin/python bench/bench_nexus_logs.py [--entries 100000] [--repeat 3] [--latency-ms 0,50]
 
 A real `jobnode serve --platform nexus` on 127.0.0.1 runs one batch job over `--entries` dataset items (the
 `identity` step, no webhook: one log entry per item). Then, against that same emulator, in one run, each in a
@@ -13,7 +13,10 @@ process of its own so that their memory is their own:
    with a note, until `python tests/conformance/nexus/setup_env.py` has made it).
 
 For each: entries (and how many were unique), entries/s, the growth of the process's peak RSS during the iteration
-(after one warm-up page), and its peak RSS; `--repeat` runs of each, interleaved.
+(after one warm-up page), and its peak RSS; `--repeat` runs of each, interleaved. Each `--latency-ms` above 0 runs
+all of them again through a proxy on 127.0.0.1 that holds every request that long before passing it on, as a
+platform across a network would: jobnode reads several time windows of the log at once (its read-ahead), the SDK
+one page after another.
 """
 
 from __future__ import annotations
@@ -145,6 +148,82 @@ def run_child(python: str, kind: str, common: list[str]) -> dict[str, Any]:
     return result
 
 
+# -- a delaying proxy ------------------------------------------------------------------------------------------------
+
+
+def run_proxy(target: str, latency: float, port_file: Path) -> None:
+    """Pass every request on to `target` after holding it `latency` seconds (a network's round trip)."""
+    import asyncio
+    import socket
+
+    import httpx
+    import uvicorn
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    upstream = httpx.AsyncClient(base_url=target, timeout=120.0, limits=httpx.Limits(max_connections=200))
+    hop = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        await asyncio.sleep(latency)
+        answer = await upstream.request(
+            request.method,
+            request.url.path,
+            params=request.query_params,
+            headers={k: v for k, v in request.headers.items() if k.lower() not in hop},
+            content=await request.body(),
+        )
+        headers = {k: v for k, v in answer.headers.items() if k.lower() not in hop}
+        await Response(answer.content, status_code=answer.status_code, headers=headers)(scope, receive, send)
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port_file.write_text(str(sock.getsockname()[1]))
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
+
+
+class Proxy:
+    """`run_proxy` in a child process, for the length of a `with`."""
+
+    def __init__(self, target: str, latency: float, work: Path) -> None:
+        self.target, self.latency, self.port_file = target, latency, work / f"proxy-{latency}.port"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> str:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--proxy",
+                self.target,
+                "--latency",
+                str(self.latency),
+                "--port-file",
+                str(self.port_file),
+            ]
+        )
+        while not self.port_file.exists() or not self.port_file.read_text():
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{self.port_file.read_text()}"
+        import httpx
+
+        for _ in range(200):
+            try:
+                httpx.get(f"{url}/healthz", timeout=5)
+                return url
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise SystemExit("the delaying proxy did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        self.proc.terminate()
+        self.proc.wait()
+
+
 # -- the parent -----------------------------------------------------------------------------------------------------
 
 
@@ -176,10 +255,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each iteration (the machine may be busy)")
+    parser.add_argument("--latency-ms", default="0,50", help="comma-separated delays each request is held (0: none)")
     parser.add_argument("--child", choices=["jobnode-desc", "jobnode-asc", "sdk"], help=argparse.SUPPRESS)
-    for name in ("--url", "--token", "--project", "--job"):
+    for name in ("--url", "--token", "--project", "--job", "--proxy", "--latency", "--port-file"):
         parser.add_argument(name, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.proxy:
+        run_proxy(args.proxy, float(args.latency), Path(args.port_file))
+        return 0
     if args.child == "sdk":
         print(json.dumps(child_sdk(args)), file=sys.__stdout__)
         return 0
@@ -198,32 +281,50 @@ def main() -> int:
         ServiceProcess(Path(tmp), token=token, extra_args=["--platform", "nexus"]) as service,
     ):
         job_id = make_job(service.url, token, project, args.entries)
-        common = ["--url", service.url, "--token", token, "--project", project, "--job", job_id]
-        kinds = [
-            ("jobnode, newest first", sys.executable, "jobnode-desc"),
-            ("jobnode, oldest first", sys.executable, "jobnode-asc"),
-        ]
-        if Path(sdk_python).exists():
-            kinds.append(("datature SDK get_all_log_entries", str(sdk_python), "sdk"))
-        else:
-            print(f"(no SDK run: {sdk_python} is missing; run python tests/conformance/nexus/setup_env.py)")
-        runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in kinds}
-        for _ in range(args.repeat):  # interleaved, so that each sees the same machine
-            for name, python, kind in kinds:
-                runs[name].append(run_child(python, kind, common))
-    print(f"\n{args.repeat} run(s) each; entries/s median (best), memory median")
+        latencies = [float(x) / 1000 for x in args.latency_ms.split(",") if x.strip()]
+        for latency in latencies:
+            if latency:
+                with Proxy(service.url, latency, Path(tmp)) as url:
+                    report(url, token, project, job_id, sdk_python, args.repeat, latency)
+            else:
+                report(service.url, token, project, job_id, sdk_python, args.repeat, latency)
+    return 0
+
+
+def report(url: str, token: str, project: str, job_id: str, sdk_python: str, repeat: int, latency: float) -> None:
+    common = ["--url", url, "--token", token, "--project", project, "--job", job_id]
+    kinds = [
+        ("jobnode, newest first", sys.executable, "jobnode-desc"),
+        ("jobnode, oldest first", sys.executable, "jobnode-asc"),
+    ]
+    if Path(sdk_python).exists():
+        kinds.append(("datature SDK get_all_log_entries", str(sdk_python), "sdk"))
+    else:
+        print(f"(no SDK run: {sdk_python} is missing; run python tests/conformance/nexus/setup_env.py)")
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in kinds}
+    for _ in range(repeat):  # interleaved, so that each sees the same machine
+        for name, python, kind in kinds:
+            runs[name].append(run_child(python, kind, common))
+    where = f"through a proxy that holds each request {latency * 1000:.0f} ms" if latency else "directly"
+    print(f"\n{where}: {repeat} run(s) each; entries/s median (best), memory median")
     print(f"{'iteration':34} {'entries':>8} {'unique':>8} {'entries/s':>18} {'RSS growth MB':>14} {'peak RSS MB':>12}")
+    medians: dict[str, float] = {}
     for name, results in runs.items():
         rates = [r["entries"] / r["seconds"] for r in results]
+        medians[name] = statistics.median(rates)
         last = results[-1]
         print(
             f"{name:34} {last['entries']:>8} {last['unique']:>8} "
-            f"{statistics.median(rates):>9.0f} ({max(rates):>6.0f}) "
+            f"{medians[name]:>9.0f} ({max(rates):>6.0f}) "
             f"{statistics.median(r['rss_growth_mb'] for r in results):>14.1f} "
             f"{statistics.median(r['peak_rss_mb'] for r in results):>12.1f}"
         )
+    sdk = medians.get("datature SDK get_all_log_entries")
+    if sdk:
+        for name in ("jobnode, newest first", "jobnode, oldest first"):
+            print(f"{name}: {medians[name] / sdk:.1f}x the SDK's entries/s")
     widest = runs["jobnode, newest first"][-1]["widest_ms"]
-    print(f"\nat most {widest} entries share one millisecond (a page holds 1000)")
+    print(f"at most {widest} entries share one millisecond (a page holds 1000)")
     return 0
 
 

@@ -26,7 +26,8 @@ import httpx
 
 import jobnode
 from jobnode.service.process import ServiceProcess
-from jobnode.service.store import SCHEMA, Store
+from jobnode.service.store import SCHEMA
+from jobnode.service.store.logs import LogTable
 
 ITER_LOGS_CHILD = """
 import sys, time, jobnode
@@ -70,7 +71,7 @@ def raw_sqlite(n: int, batch_size: int) -> float:
                 "VALUES ('j', ?, ?, ?, ?, 'succeeded', ?)",
                 (b, first, len(items), json.dumps(items), json.dumps(items)),
             )
-            Store.insert_logs(conn, [("j", now, 20, "ItemProcessed", str(i), "Succeeded", 0.001, None) for i in items])
+            LogTable.add(conn, [("j", now, 20, "ItemProcessed", str(i), "Succeeded", 0.001, None) for i in items])
             conn.execute("COMMIT")
         elapsed = time.perf_counter() - start
         conn.close()

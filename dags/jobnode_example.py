@@ -6,7 +6,9 @@ the staging job produces an output artifact (the local service), the scoring job
 the lineage; where results go to a webhook instead (Nexus), the scoring job reads the staging job's own input, the
 dataset the reviews were uploaded as. The scoring job's logs are copied into the task log (and, with the `logs_to`
 param, to a file), the labels are counted where the output can be read, and the clean-up at the end deletes both
-jobs and their outputs, consumer first.
+jobs and their outputs, consumer first. The clean-up is an Airflow teardown task: it runs whatever happened upstream,
+and a run whose job failed still ends `failed`. A retried task reattaches to the job it started, or, after its job
+failed, runs only the failed reviews again (`retry_from_failure`).
 
     export AIRFLOW_CONN_JOBNODE_DEFAULT='{"conn_type": "jobnode", "host": "127.0.0.1", "port": 8765, "password": "..."}'
     airflow dags test jobnode_example                                  # waits on the worker
@@ -87,6 +89,8 @@ with DAG(
         batch_size=4,
         workers=2,
         timeout=300,
+        retries=1,
+        retry_from_failure=True,
     )
     logs = JobnodeFetchLogsOperator(
         task_id="score_logs",
@@ -112,6 +116,8 @@ with DAG(
         finally:
             hook.close()
 
+    # a teardown task (the operator's default): it runs once everything upstream is done, and the run's state is
+    # that of the tasks before it, so a failed job fails the run and is cleaned up all the same
     cleanup = JobnodeCleanupOperator(task_id="cleanup", jobnode_conn_id=CONN_ID)
 
     score >> [logs, count_labels(score.output, CONN_ID)] >> cleanup

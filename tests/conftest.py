@@ -5,14 +5,19 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import jobnode
 from jobnode.service.process import ServiceProcess
+from tests.platforms.dataiku.steps import DATAIKU_FLOW, DATAIKU_STEPS
 from tests.platforms.nexus.receiver import Receiver, running_receiver
 from tests.platforms.nexus.steps import NEXUS_STEPS
 from tests.platforms.pinexq.steps import PINEXQ_STEPS
+
+if TYPE_CHECKING:
+    from tests.platforms.cortex.servers import S3
 
 TEST_STEPS = "tests.steps"
 
@@ -37,6 +42,30 @@ def nexus_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceP
 
 
 @pytest.fixture(scope="session")
+def dataiku_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """One Dataiku DSS emulator (`jobnode serve --platform dataiku`) for the session, with the test projects' flows
+    declared; each test uses a project of its own."""
+    with ServiceProcess(
+        tmp_path_factory.mktemp("dataiku"),
+        steps=[DATAIKU_STEPS],
+        token=secrets.token_hex(16),
+        extra_args=["--platform", "dataiku"],
+        env={"JOBNODE_DATAIKU_FLOW": str(DATAIKU_FLOW)},
+    ) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="session")
+def nucleus_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """One Nucleus emulator (`jobnode serve --platform nucleus`, API under /v1/nucleus) for the session; each test
+    uses datasets of its own."""
+    with ServiceProcess(
+        tmp_path_factory.mktemp("nucleus"), token=secrets.token_hex(16), extra_args=["--platform", "nucleus"]
+    ) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="session")
 def pinexq_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     """One PinexQ emulator (`jobnode serve --platform pinexq`) for the session; tests tell their jobs apart by id."""
     with ServiceProcess(
@@ -53,6 +82,24 @@ def nexus_receiver() -> Iterator[Receiver]:
     """A webhook receiver on 127.0.0.1 that Nexus jobs deliver their results to."""
     with running_receiver() as r:
         yield r
+
+
+@pytest.fixture(scope="session")
+def cortex_s3() -> Iterator[S3]:
+    """One S3-compatible server (moto) for the session, with the Cortex seed's bucket."""
+    from tests.platforms.cortex.servers import running_s3  # moto loads slowly: only where it is used
+
+    with running_s3() as s3:
+        yield s3
+
+
+@pytest.fixture(scope="session")
+def cortex_service(tmp_path_factory: pytest.TempPathFactory, cortex_s3: S3) -> Iterator[ServiceProcess]:
+    """One Cortex emulator (`jobnode serve --platform cortex`) for the session, reading and writing `cortex_s3`."""
+    from tests.platforms.cortex.servers import running_cortex
+
+    with running_cortex(tmp_path_factory.mktemp("cortex"), cortex_s3) as svc:
+        yield svc
 
 
 @pytest.fixture

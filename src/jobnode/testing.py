@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from jobnode.core.backend import Capabilities, ListQuery
+from jobnode.core.backend import Capabilities, ListQuery, Sweep
 from jobnode.core.errors import Conflict, NotFound
 from jobnode.core.models import (
     ArtifactRef,
@@ -48,13 +48,21 @@ class InMemoryBackend:
     Args:
         watch: offer a push channel (`client.jobs.watch` then costs no polling).
         bulk_status: read many jobs in one `list_jobs` call.
+        sweep: how the job list pages (newest first, `sweep.page_size` jobs a page at most), or None.
     """
 
     platform = "memory"
 
-    def __init__(self, *, watch: bool = True, bulk_status: bool = True) -> None:
+    def __init__(self, *, watch: bool = True, bulk_status: bool = True, sweep: Sweep | None = None) -> None:
         self.capabilities = Capabilities(
-            cancel=True, delete=True, errors=True, watch=watch, bulk_status=bulk_status, tags=True, idempotency=True
+            cancel=True,
+            delete=True,
+            errors=True,
+            watch=watch,
+            bulk_status=bulk_status,
+            tags=True,
+            idempotency=True,
+            sweep=sweep,
         )
         self.jobs: dict[str, Job] = {}
         self.keys: dict[str, str] = {}
@@ -140,7 +148,11 @@ class InMemoryBackend:
             jobs = [j for j in jobs if query.tag in j.tags]
         if query.name:
             jobs = [j for j in jobs if j.name == query.name]
-        return Page(data=jobs)
+        if query.ids is not None:
+            return Page(data=jobs)
+        start = int(query.cursor or 0)
+        end = start + query.limit
+        return Page(data=jobs[start:end], next_cursor=str(end) if end < len(jobs) else None)
 
     async def get_result(self, job_id: str) -> JobResult:
         self._call("get_result")

@@ -6,6 +6,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -30,6 +31,19 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBackend]:
     yield backend
 
 
+class Store:
+    """Airflow's task state store accessor (one task instance's values, kept across its tries), in memory."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        self.values[key] = value
+
+
 class OutletEvent:
     def __init__(self) -> None:
         self.extra: dict[str, Any] = {}
@@ -51,6 +65,8 @@ class FakeTI:
         self.dag_id, self.run_id, self.task_id = "dag", run_id or f"run-{uuid.uuid4().hex}", task_id
         self.map_index, self.try_number = map_index, try_number
         self.xcoms = {} if xcoms is None else xcoms
+        self.start_date = datetime.now(UTC)
+        self.stats_tags: dict[str, str] = {}
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcoms[(self.task_id, key)] = value

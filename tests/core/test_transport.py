@@ -6,7 +6,14 @@ import httpx
 import pytest
 
 from jobnode.core.errors import BadRequest, NotFound, RateLimited, ServerError, TransportError
-from jobnode.core.transport import BearerAuth, RetryPolicy, Transport, parse_error_body, retry_after_seconds
+from jobnode.core.transport import (
+    BearerAuth,
+    RetryPolicy,
+    Transport,
+    parse_error_body,
+    redact_url,
+    retry_after_seconds,
+)
 
 
 class Script:
@@ -100,6 +107,25 @@ async def test_unreachable_service_error_says_what_to_do_and_hides_the_token() -
 
 
 @pytest.mark.parametrize(
+    ("failure", "says", "not_says"),
+    [
+        (httpx.PoolTimeout("busy"), "no free connection to the local service at http://svc", "could not reach"),
+        (httpx.ReadTimeout("slow"), "did not answer GET /v1/jobs within", "could not reach"),
+        (httpx.ConnectTimeout("slow"), "did not accept a connection within", "could not reach"),
+        (httpx.ConnectError("refused"), "could not reach the local service at http://svc", "did not answer"),
+        (httpx.RemoteProtocolError("cut"), "the connection to the local service at http://svc broke", "could not"),
+    ],
+)
+async def test_each_kind_of_failure_says_what_happened_and_what_to_do(
+    failure: Exception, says: str, not_says: str
+) -> None:
+    transport, _ = make(Script(*[failure] * 2), retry=RetryPolicy(max_attempts=2))
+    with pytest.raises(TransportError) as info:
+        await transport.request("GET", "/v1/jobs")
+    assert says in str(info.value) and not_says not in str(info.value)
+
+
+@pytest.mark.parametrize(
     ("status", "cls"), [(400, BadRequest), (404, NotFound), (429, RateLimited), (500, ServerError)]
 )
 async def test_status_maps_to_error_class(status: int, cls: type[Exception]) -> None:
@@ -130,3 +156,44 @@ def test_backoff_grows_and_is_capped() -> None:
     policy = RetryPolicy(backoff_base=1, backoff_max=8)
     assert all(0.5 <= policy.backoff(1) <= 1 for _ in range(50))
     assert all(4 <= policy.backoff(10) <= 8 for _ in range(50))
+
+
+async def test_a_pool_timeout_is_reported_as_one_not_as_an_unreachable_service() -> None:
+    """Issue 11, defect 7: a client whose connections are all busy said 'could not reach the local service'."""
+    transport, _ = make(Script(*[httpx.PoolTimeout("no connection available")] * 5))
+    with pytest.raises(TransportError) as caught:
+        await transport.request("GET", "/v1/jobs/job_1")
+    message = str(caught.value)
+    assert "no free connection" in message and "the service was not asked" in message
+    assert "could not reach" not in message
+
+
+async def test_an_error_without_a_message_says_so() -> None:
+    """Issue 11, defect 11: an empty exception read `ReadError: ; check that ...`."""
+    transport, _ = make(Script(*[httpx.ReadError("")] * 5))
+    with pytest.raises(TransportError, match=r"ReadError: no detail; check that it is running"):
+        await transport.request("GET", "/v1/jobs/job_1")
+
+
+def test_urls_in_httpx_logs_lose_their_user_info_and_query_values(caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 11, defect 6: httpx logged webhook URLs with their password and signature at INFO."""
+    url = "http://user:PASS-1@127.0.0.1:9/hook?sig=SECRET-2&v=1"
+    with caplog.at_level("INFO", logger="httpx"):
+        transport = httpx.MockTransport(lambda request: httpx.Response(204))
+        with httpx.Client(transport=transport) as client:
+            client.post(url, content=b"{}")
+    logged = caplog.text
+    assert "HTTP Request: POST http://127.0.0.1:9/hook?sig=***&v=***" in logged
+    assert "PASS-1" not in logged and "SECRET-2" not in logged and "user" not in logged
+
+
+def test_redact_url() -> None:
+    assert redact_url("https://u:p@[::1]:8443/a/b?x=1&y=&z=3#frag") == "https://[::1]:8443/a/b?x=***&y=***&z=***"
+    assert redact_url("http://example.com/plain") == "http://example.com/plain"
+
+
+def test_one_delay_rule_for_backoff_and_retry_after() -> None:
+    policy = RetryPolicy(backoff_base=1.0, backoff_max=8.0, retry_after_max=20.0)
+    assert 2.0 <= policy.delay(3) <= 4.0
+    assert policy.delay(1, retry_after=15.0) == 15.0
+    assert policy.delay(1, retry_after=500.0) == 20.0

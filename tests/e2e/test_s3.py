@@ -55,7 +55,9 @@ def s3_client(
     env = {"FSSPEC_S3_ENDPOINT_URL": s3_endpoint, **AWS}
     data_dir: Path = tmp_path_factory.mktemp("s3-service")
     with (
-        ServiceProcess(data_dir, steps=["tests.steps"], token=secrets.token_hex(8), env=env) as service,
+        ServiceProcess(
+            data_dir, steps=["tests.steps"], token=secrets.token_hex(8), env=env, extra_args=["--allow-protocol", "s3"]
+        ) as service,
         jobnode.Client(service.url, token=service.token) as client,
     ):
         yield client

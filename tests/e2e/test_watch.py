@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from httpx_sse import EventSource
 
 import jobnode
 from jobnode import JobState
-from jobnode.core.sse import iter_sse
 from jobnode.service.process import ServiceProcess
+from tests.helpers import eventually
 
 
 async def test_one_stream_follows_many_jobs_to_the_end(aclient: jobnode.AsyncClient) -> None:
@@ -36,7 +37,7 @@ async def test_raw_stream_is_one_connection_with_job_events(service: ServiceProc
         events = []
         async with http.stream("GET", "/v1/watch", params={"ids": job_id}) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
-            async for event in iter_sse(response):
+            async for event in EventSource(response).aiter_sse():
                 events.append(event)
         assert all(e.event == "job" for e in events)
         assert jobnode.Job.model_validate_json(events[-1].data).state is JobState.SUCCEEDED
@@ -69,3 +70,18 @@ async def test_watching_more_jobs_than_one_stream_holds_polls(aclient: jobnode.A
     ids = [j.id for j in jobs] + [f"{jobs[0].id}" for _ in range(1100)]  # repeated ids: more than one stream holds
     ended = {job.id async for job in aclient.jobs.watch(ids, poll_interval=0.1) if job.is_terminal}
     assert ended == {j.id for j in jobs}
+
+
+async def test_many_waits_of_one_client_share_a_stream_and_leave_the_pool_free(service: ServiceProcess) -> None:
+    """150 waits through one client follow one watch stream, so the client's 100 pooled connections stay free for
+    other calls (each wait used to hold a stream of its own, and a `get` then failed on the pool)."""
+    async with jobnode.AsyncClient(service.url, token=service.token) as client:
+        jobs = [await client.jobs.create(step="sleep", params={"seconds": 60}, items=[1]) for _ in range(150)]
+        waits = [asyncio.create_task(client.jobs.wait(j.id)) for j in jobs]
+        await eventually(lambda: client.jobs.watcher.watched == 150 and client.jobs.watcher.streams >= 1)
+        assert client.jobs.watcher.streams == 1
+        assert not any(w.done() for w in waits)
+        assert (await client.jobs.get(jobs[0].id)).state is JobState.RUNNING  # the pool has room for this
+        for job in jobs:
+            await client.jobs.cancel(job.id)
+        assert {j.state for j in await asyncio.gather(*waits)} == {JobState.CANCELLED}

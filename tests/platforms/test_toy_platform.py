@@ -91,7 +91,7 @@ def test_it_is_a_prefect_block_whose_client_reaches_its_backend(plugin_path: str
         plugin_path,
     )
     found = json.loads(out.strip().splitlines()[-1])  # Airflow may log to stdout before
-    assert found["type"] == "jobnode-toy-credentials" and found["required"] == ["shelf"]
+    assert found["type"] == "jobnode-toy-credentials" and found["required"] == ["platform", "shelf"]
     assert (found["platform"], found["shelf"]) == ("toy", "top")
     assert found["job"] == "job_0001"
     assert found["job_block"] == "ToyCredentials"

@@ -58,7 +58,7 @@ class TestJobnodeJob:
             await run.delete()
         assert (await run.cancel()).state is JobState.CANCELLED
 
-    async def test_triggering_twice_in_a_flow_run_reattaches(self, credentials: JobnodeCredentials) -> None:
+    async def test_each_trigger_is_a_new_run(self, credentials: JobnodeCredentials) -> None:
         block = job_block(credentials, JobSpec(name="twice", step="identity", input=ItemsInput(items=[1])))
 
         @flow
@@ -66,7 +66,17 @@ class TestJobnodeJob:
             return await block.trigger(), await block.trigger()
 
         first, second = await trigger_twice()
-        assert first.job_id == second.job_id
+        assert first.job_id != second.job_id
+
+    async def test_a_trigger_with_a_key_is_idempotent_in_its_flow_run(self, credentials: JobnodeCredentials) -> None:
+        block = job_block(credentials, JobSpec(name="keyed", step="identity", input=ItemsInput(items=[1])))
+
+        @flow
+        async def trigger_with_keys() -> list[JobnodeJobRun]:
+            return [await block.trigger(key="a"), await block.trigger(key="a"), await block.trigger(key="b")]
+
+        first, again, other = await trigger_with_keys()
+        assert first.job_id == again.job_id != other.job_id
 
     def test_a_saved_block_loads_whole(self, credentials: JobnodeCredentials) -> None:
         job_block(credentials, FAILING, timeout=30).save("failing-job", overwrite=True)

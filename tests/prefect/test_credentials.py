@@ -2,23 +2,25 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import jsonschema
 import pytest
 from prefect.blocks.core import Block
-from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from pydantic import ValidationError
 
 import jobnode
 from jobnode.prefect import JobnodeCredentials, JobnodeJob
+from jobnode.prefect.credentials import BLOCKS
 from jobnode.service.process import ServiceProcess
+from tests.prefect.standards import JobnodeBlockStandards
 
 
-class TestJobnodeCredentialsStandards(BlockStandardTestSuite):
+class TestJobnodeCredentialsStandards(JobnodeBlockStandards):
     @pytest.fixture
     def block(self) -> type[Block]:
         return JobnodeCredentials
 
 
-class TestJobnodeJobStandards(BlockStandardTestSuite):
+class TestJobnodeJobStandards(JobnodeBlockStandards):
     @pytest.fixture
     def block(self) -> type[Block]:
         return JobnodeJob
@@ -93,3 +95,18 @@ class NoSuchPlatformCredentials(JobnodeCredentials):
 def test_a_platform_subclass_picks_its_own_backend() -> None:
     with pytest.raises(jobnode.ConfigurationError, match="no-such-platform"):
         NoSuchPlatformCredentials(url="http://127.0.0.1:1").get_async_client()
+
+
+@pytest.mark.parametrize("block", list(BLOCKS.values()), ids=list(BLOCKS))
+def test_a_block_reference_never_validates_as_the_block_itself(block: type[JobnodeCredentials]) -> None:
+    # Prefect checks a deployment parameter against "a block reference, or the block's values" (a `oneOf`)
+    schema = block.model_json_schema()
+    with pytest.raises(jsonschema.ValidationError, match="'platform' is a required property"):
+        jsonschema.validate({"$ref": {"block_document_id": "6f1e..."}}, schema)
+    required = [name for name in schema["required"] if name != "platform"]
+    values = {"platform": block.model_fields["platform"].default, **{name: "x1" for name in required}}
+    jsonschema.validate(values, schema)
+    for other in BLOCKS.values():
+        if other is not block:  # the blocks of two platforms are told apart
+            with pytest.raises(jsonschema.ValidationError):
+                jsonschema.validate(values, other.model_json_schema())

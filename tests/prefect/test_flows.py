@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +33,16 @@ from jobnode.prefect import (
 
 def sleeping(seconds: float = 60.0) -> JobSpec:
     return JobSpec(name="sleepy", step="sleep", params={"seconds": seconds}, input=ItemsInput(items=[1]))
+
+
+def flaky_items(marker_dir: Path, fail: list[int]) -> JobSpec:
+    """Four items; those in `fail` fail the first time a job runs them, and succeed after."""
+    return JobSpec(
+        name="flaky",
+        step="flaky",
+        params={"marker_dir": str(marker_dir), "fail_items": fail},
+        input=ItemsInput(items=[0, 1, 2, 3]),
+    )
 
 
 def identity(n: int = 5) -> JobSpec:
@@ -74,6 +85,8 @@ class TestRunBatchJob:
         suffix = job.id.replace("_", "-")
         assert float(artifacts[f"jobnode-progress-{suffix}"]) == 100.0
         assert "| info | 5 |" in artifacts[f"jobnode-logs-{suffix}"]
+        # the job's page in the service's console
+        assert f"[Open the job]({credentials.url}/ui/jobs/{job.id})" in artifacts[f"jobnode-logs-{suffix}"]
         [row] = json.loads(artifacts[f"jobnode-items-{suffix}"])
         assert (row["job"], row["items processed"], row["items failed"]) == (job.id, 5, 0)
         assert credentials.token is not None
@@ -153,20 +166,22 @@ class TestReattach:
         assert len(attempts) == 2
         assert [j.id for j in jobs_of(client, flow_run_id(state))] == [attempts[0]] == [attempts[1]]
 
-    async def test_a_retried_flow_run_reattaches(self, credentials: JobnodeCredentials, client: jobnode.Client) -> None:
-        failures: list[int] = []
+    async def test_a_retried_flow_run_reattaches_to_a_job_that_still_runs(
+        self, credentials: JobnodeCredentials, client: jobnode.Client
+    ) -> None:
+        crashes: list[int] = []
 
         @task
         def flaky() -> None:
-            if not failures:
-                failures.append(1)
-                raise RuntimeError("a later task failed once")
+            if not crashes:
+                crashes.append(1)
+                raise RuntimeError("the flow run crashed while its job ran")
 
         @flow(retries=1, retry_delay_seconds=0)
         async def submit_then_flaky() -> Job:
-            job = await submit_job(sleeping(0), credentials=credentials)
+            job = await submit_job(sleeping(2), credentials=credentials)
             flaky()
-            return job
+            return await wait_for_job(job.id, credentials=credentials)
 
         state = await submit_then_flaky(return_state=True)
         assert state.is_completed()
@@ -176,7 +191,66 @@ class TestReattach:
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run_id)]))
             )
         assert len([t for t in task_runs if t.name.startswith("Submit jobnode job")]) == 2
-        assert len(jobs_of(client, run_id)) == 1
+        [job] = jobs_of(client, run_id)
+        assert job.state is JobState.SUCCEEDED
+
+    async def test_a_retried_flow_run_after_its_job_failed_starts_a_new_job(
+        self, credentials: JobnodeCredentials, client: jobnode.Client, tmp_path: Path
+    ) -> None:
+        spec = flaky_items(tmp_path, [1, 3])
+
+        @flow(retries=1, retry_delay_seconds=0)
+        async def submit_and_wait() -> Job:
+            job = await submit_job(spec, credentials=credentials)
+            return await wait_for_job(job.id, credentials=credentials)
+
+        state = await submit_and_wait(return_state=True)
+        assert state.is_completed()
+        jobs = sorted(jobs_of(client, flow_run_id(state)), key=lambda j: j.created_at or 0)
+        assert [(j.state, j.progress.items_total) for j in jobs] == [(JobState.FAILED, 4), (JobState.SUCCEEDED, 4)]
+        assert (await state.result()).id == jobs[1].id
+
+    async def test_retry_from_failure_runs_only_the_failed_items_again(
+        self, credentials: JobnodeCredentials, client: jobnode.Client, tmp_path: Path
+    ) -> None:
+        spec = flaky_items(tmp_path, [1, 3])
+
+        @flow(retries=1, retry_delay_seconds=0)
+        async def submit_and_wait() -> Job:
+            job = await submit_job(spec, credentials=credentials, retry_from_failure=True)
+            return await wait_for_job(job.id, credentials=credentials)
+
+        state = await submit_and_wait(return_state=True)
+        assert state.is_completed()
+        done = await state.result()
+        assert (done.state, done.progress.items_total) == (JobState.SUCCEEDED, 2)
+        chain = client.jobs.resubmission_chain(done)
+        assert sorted(r for job in chain for a in job.outputs for r in client.artifacts.read(a.id)) == [0, 1, 2, 3]
+
+    def test_a_task_with_retries_that_submits_inside_keeps_its_one_job(
+        self, credentials: JobnodeCredentials, client: jobnode.Client
+    ) -> None:
+        attempts: list[str] = []
+
+        @task(retries=1, retry_delay_seconds=0)
+        def submit_and_check() -> Job:
+            job = submit_job_sync(sleeping(2), credentials=credentials)  # a task run nested in this one
+            attempts.append(job.id)
+            if len(attempts) == 1:
+                raise RuntimeError("a check after the submit failed once")
+            return job
+
+        @flow
+        def submitting() -> Job:
+            job = submit_and_check()
+            return wait_for_job_sync(job.id, credentials=credentials)
+
+        state = submitting(return_state=True)
+        assert state.is_completed()
+        assert attempts[0] == attempts[1]
+        [job] = jobs_of(client, flow_run_id(state))  # the failed attempt's rollback neither cancelled nor deleted it
+        assert job.state is JobState.SUCCEEDED
+        assert "cancelled" not in {e.type for e in client.jobs.events(job.id)}
 
 
 class TestPrefectTimeouts:

@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
-from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from pydantic import ValidationError
 
 import jobnode.prefect
 from jobnode.core.models import ItemsInput, JobSpec
 from jobnode.platforms.nexus.backend import NexusBackend
 from jobnode.prefect import JobnodeCredentials, JobnodeJob, NexusCredentials
+from tests.prefect.standards import JobnodeBlockStandards
 
 
-class TestNexusCredentialsStandards(BlockStandardTestSuite):
+class TestNexusCredentialsStandards(JobnodeBlockStandards):
     @pytest.fixture
     def block(self) -> type[Block]:
         return NexusCredentials
@@ -27,7 +27,7 @@ class TestNexusCredentialsStandards(BlockStandardTestSuite):
 def test_the_form_names_its_fields_as_nexus_does() -> None:
     fields = NexusCredentials.model_json_schema()["properties"]
     assert (fields["url"]["title"], fields["token"]["title"]) == ("Endpoint", "Secret key")
-    assert NexusCredentials.model_json_schema()["required"] == ["project_id"]
+    assert NexusCredentials.model_json_schema()["required"] == ["platform", "project_id"]
     assert NexusCredentials(project_id="proj_1").url == "https://api.datature.io"
 
 

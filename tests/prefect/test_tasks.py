@@ -64,10 +64,10 @@ class TestSubmit:
         again = await submit_job.fn(sleeping(0), credentials=credentials, key="reattach-me")
         assert again.id == first.id
 
-    async def test_a_key_reused_for_another_job_is_refused(self, credentials: JobnodeCredentials) -> None:
-        await submit_job.fn(sleeping(0, "one"), credentials=credentials, key="used-twice")
-        with pytest.raises(jobnode.Conflict, match="used-twice"):
-            await submit_job.fn(sleeping(0, "two"), credentials=credentials, key="used-twice")
+    async def test_a_key_with_another_request_is_another_job(self, credentials: JobnodeCredentials) -> None:
+        one = await submit_job.fn(sleeping(0, "one"), credentials=credentials, key="used-twice")
+        two = await submit_job.fn(sleeping(0, "two"), credentials=credentials, key="used-twice")
+        assert one.id != two.id
 
     async def test_a_deleted_job_is_replaced_once(
         self, credentials: JobnodeCredentials, aclient: jobnode.AsyncClient
@@ -168,7 +168,7 @@ class TestFetchLogs:
             summary = await fetch_job_logs.fn(job.id, credentials=credentials, first_errors=1)
         lines = [r for r in caplog.records if r.getMessage().startswith(job.id)]
         assert [r.levelno for r in lines] == [logging.INFO, logging.ERROR, logging.INFO, logging.ERROR]
-        assert "item=1 Failed" in lines[1].getMessage()
+        assert "ItemFailed item=1 status=Failed" in lines[1].getMessage()
         assert "failed on purpose" in lines[1].getMessage()
         assert (summary.entries, summary.by_level) == (4, {"info": 2, "error": 2})
         assert [e.item for e in summary.first_errors] == ["1"]
@@ -233,13 +233,18 @@ class TestCleanup:
         assert (report.deleted_jobs, report.deleted_artifacts) == ([job.id], [job.outputs[0].id])
         assert (await aclient.jobs.get(job.id)).outputs == job.outputs
 
-    async def test_keeps_what_is_protected_or_running(self, credentials: JobnodeCredentials) -> None:
+    async def test_keeps_what_is_protected_or_running(
+        self, credentials: JobnodeCredentials, caplog: pytest.LogCaptureFixture
+    ) -> None:
         done = await submit_job.fn(credentials=credentials, name="keep", step="identity", items=[1])
         done = await wait_for_job.fn(done.id, credentials=credentials, timeout=30)
         running = await submit_job.fn(sleeping(), credentials=credentials)
-        report = await cleanup_jobs.fn([done.id, running.id], credentials=credentials, protect=[done.outputs[0].id])
+        with caplog.at_level(logging.INFO, logger="jobnode.prefect"):
+            report = await cleanup_jobs.fn([done.id, running.id], credentials=credentials, protect=[done.outputs[0].id])
         assert report.deleted_jobs == []
         assert {b.id for b in report.kept} == {done.id, running.id}
+        assert f"not deleted: job {done.id} is kept: its output {done.outputs[0].id} is protected" in caplog.text
+        assert "kept kept" not in caplog.text
         await cancel_job.fn(running.id, credentials=credentials)
 
     async def test_outside_a_flow_run_the_jobs_must_be_named(self, credentials: JobnodeCredentials) -> None:

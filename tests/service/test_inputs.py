@@ -83,7 +83,7 @@ def tree(tmp_path: Path) -> Path:
 @pytest.fixture
 def resolver(tmp_path: Path, tree: Path) -> Iterator[InputResolver]:
     store = Store(tmp_path / "db" / "jobnode.db")
-    yield InputResolver(store, roots=[tree])
+    yield InputResolver(store, roots=[tree], protocols=["memory", "nosuchproto"])
     store.close()
 
 
@@ -279,3 +279,86 @@ class TestDelimited:
         parse_lines("f.jsonl", b'{"ok": 1}\n"\xff\xfe"\n{"ok": 2}\n', items, rejected)
         assert items == [{"ok": 1}, {"ok": 2}]
         assert rejected == [("f.jsonl:2", "line 2 is not UTF-8 text")]
+
+
+class TestRemoteProtocols:
+    """Issue 11, defects 2 and 3: inputs could make the service fetch any URL (and crash on odd protocols)."""
+
+    @pytest.fixture
+    def strict(self, tmp_path: Path, tree: Path) -> Iterator[InputResolver]:
+        store = Store(tmp_path / "strict" / "jobnode.db")
+        yield InputResolver(store, roots=[tree])
+        store.close()
+
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "http://127.0.0.1:9/x",
+            "https://example.com/data.jsonl",
+            "ftp://127.0.0.1:1/x",
+            "s3://bucket/x",
+            "generic://x",
+            "async_wrapper://x",
+            "memory://bucket/x",
+        ],
+    )
+    def test_only_local_files_by_default(self, strict: InputResolver, path: str) -> None:
+        protocol = path.partition(":")[0]
+        with pytest.raises(InputError, match=f"protocol '{protocol}' is not allowed.*--allow-protocol {protocol}"):
+            files(strict, path)
+
+    @pytest.mark.parametrize("path", ["generic://x", "async_wrapper://x"])
+    def test_an_allowed_protocol_that_does_not_fit_is_a_clear_error(self, store_dir: Path, path: str) -> None:
+        store = Store(store_dir / "jobnode.db")
+        resolver = InputResolver(store, roots=[store_dir], protocols=[path.partition(":")[0]])
+        with pytest.raises(InputError, match=r"cannot (open|list)"):
+            files(resolver, path)
+        store.close()
+
+    def test_a_connection_that_fails_is_a_clear_error(self, store_dir: Path) -> None:
+        store = Store(store_dir / "jobnode.db")
+        resolver = InputResolver(store, roots=[store_dir], protocols=["ftp"], hosts=["127.0.0.1"])
+        with pytest.raises(InputError, match=r"cannot (open|list) 'ftp://127.0.0.1:1/x'"):
+            files(resolver, "ftp://127.0.0.1:1/x")
+        store.close()
+
+    @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "169.254.169.254", "10.1.2.3", "192.168.0.1"])
+    def test_hosts_of_this_machine_and_private_networks_are_refused(self, store_dir: Path, host: str) -> None:
+        store = Store(store_dir / "jobnode.db")
+        resolver = InputResolver(store, roots=[store_dir], protocols=["http"])
+        with pytest.raises(InputError, match=r"an address of this machine or a private network.*--allow-host"):
+            files(resolver, f"http://{host}:9/data.jsonl")
+        store.close()
+
+    def test_an_allowed_host_is_fetched(self, store_dir: Path) -> None:
+        store = Store(store_dir / "jobnode.db")
+        resolver = InputResolver(store, roots=[store_dir], protocols=["http"], hosts=["127.0.0.0/8"])
+        with pytest.raises(InputError, match=r"cannot (open|list) 'http://127.0.0.1:1/data.jsonl'"):  # nothing listens
+            files(resolver, "http://127.0.0.1:1/data.jsonl")
+        store.close()
+
+    @pytest.fixture
+    def store_dir(self, tmp_path: Path) -> Path:
+        path = tmp_path / "remote"
+        path.mkdir()
+        return path
+
+
+class TestLinesThatCannotBeItems:
+    """Issue 11, defect 2: a lone surrogate, NaN or a deep line from a file reached the store or an answer."""
+
+    def test_each_is_rejected_alone(self) -> None:
+        items: list[object] = []
+        rejected: list[tuple[str, str]] = []
+        deep = b"[" * 150 + b"]" * 150
+        very_deep = b"[" * 5000 + b"]" * 5000
+        data = b'{"a": 1}\n{"b": "\\ud800"}\n{"c": "\\ud83d\\ude00"}\nNaN\n[1, Infinity]\n' + deep + b"\n" + very_deep
+        parse_lines("f", data, items, rejected)
+        assert items == [{"a": 1}, {"c": "\N{GRINNING FACE}"}]
+        assert [(label, reason.split(" ", 2)[2]) for label, reason in rejected] == [
+            ("f:2", "holds a lone surrogate (such as \\ud800), not text"),
+            ("f:4", "is not JSON: NaN is not JSON"),
+            ("f:5", "is not JSON: Infinity is not JSON"),
+            ("f:6", "nests more than 100 levels deep"),
+            ("f:7", "nests more than 100 levels deep"),
+        ]

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from jobnode.core.errors import (
-    AuthenticationError,
-    BadRequest,
-    JobFailed,
-    JobnodeError,
-    NotFound,
-    PermissionDenied,
-    ValidationFailed,
-)
-from jobnode.core.models import Job, JobError, JobState
+from jobnode.client import failure_report
+from jobnode.core.errors import AuthenticationError, BadRequest, NotFound, PermissionDenied, ValidationFailed
+from jobnode.core.models import Job, JobState
 from jobnode.progress import Throttle, describe
 
 if TYPE_CHECKING:
@@ -28,32 +21,22 @@ if TYPE_CHECKING:
 NOT_RETRYABLE = (AuthenticationError, BadRequest, NotFound, PermissionDenied, ValidationFailed, ValueError)
 
 
-def job_summary(job: Job) -> dict[str, Any]:
-    """The JSON a task returns (its `return_value` XCom): the job's id, state, URL, inputs and outputs.
+def job_summary(jobs: Sequence[Job]) -> dict[str, Any]:
+    """The JSON a task returns (its `return_value` XCom) about a job: its id, state, URL, inputs and outputs.
 
-    `outputs` is what a downstream job's `artifacts=` input takes:
-    `JobnodeSubmitJobOperator(..., artifacts=upstream.output["outputs"])`.
+    `jobs` is the job, after the jobs whose failures it ran again (`client.jobs.resubmission_chain`): the inputs are
+    the first one's, the outputs those of them all, so that together they hold every item's result. `outputs` is
+    what a downstream job's `artifacts=` input takes: `JobnodeSubmitJobOperator(..., artifacts=up.output["outputs"])`.
     """
+    job = jobs[-1]
     return {
         "job_id": job.id,
         "state": job.state.value,
         "url": job.url,
         "message": describe(job),
-        "inputs": [a.id for a in job.inputs],
-        "outputs": [a.id for a in job.outputs],
+        "inputs": [a.id for a in jobs[0].inputs],
+        "outputs": [a.id for j in jobs for a in j.outputs],
     }
-
-
-def error_lines(errors: Iterable[JobError]) -> list[str]:
-    """A job's errors as lines: `item: message`."""
-    return [f"{e.item}: {e.message}" if e.item else e.message for e in errors]
-
-
-def failure_message(message: str, errors: Iterable[str]) -> str:
-    lines = list(errors)
-    if not lines:
-        return message
-    return message + "\nlast errors:\n" + "\n".join(f"  - {line}" for line in lines)
 
 
 def raise_if_failed(client: Client, job: Job) -> Job:
@@ -61,18 +44,13 @@ def raise_if_failed(client: Client, job: Job) -> Job:
     errors (retries allowed)."""
     if not job.is_terminal or job.state is JobState.SUCCEEDED:
         return job
-    try:
-        errors = error_lines(client.jobs.errors(job.id, limit=5))
-    except JobnodeError:
-        errors = []
-    raise AirflowException(failure_message(str(JobFailed(job)), errors))
+    raise AirflowException(failure_report(client.jobs.failure_of(job)))
 
 
 def raise_for_event(payload: JobEventPayload) -> None:
     """Raise what a trigger's `failed`, `timeout` or `error` event means for the task (retries allowed)."""
-    if payload["status"] == "success":
-        return
-    raise AirflowException(failure_message(payload["message"], payload["errors"]))
+    if payload["status"] != "success":
+        raise AirflowException(payload["message"])
 
 
 def not_retryable(exc: Exception, what: str) -> None:

@@ -70,7 +70,7 @@ class ClientSettings:
 COMMON_FIELDS: dict[str, Any] = {
     "poll_interval": {
         "label": "Poll interval (seconds)",
-        "description": "Seconds between two status requests of the shared poller when the platform has no push "
+        "description": "Seconds between two status requests of the shared watcher when the platform has no push "
         "channel (one request covers every waiting task of this connection).",
         "schema": {"type": ["number", "null"], "minimum": 0.1, "default": DEFAULT_POLL_INTERVAL},
     },
@@ -84,6 +84,17 @@ COMMON_FIELDS: dict[str, Any] = {
         "label": "Request timeout (seconds)",
         "description": "Timeout of one HTTP request to the platform.",
         "schema": {"type": ["number", "null"], "minimum": 1},
+    },
+    "requests_per_second": {
+        "label": "Rate limit (requests per second)",
+        "description": "The most requests this connection sends the platform per second, from one worker or "
+        "triggerer process; empty: the platform's default.",
+        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+    },
+    "max_concurrency": {
+        "label": "Requests at once",
+        "description": "The most requests this connection has in flight at once, from one process.",
+        "schema": {"type": ["integer", "null"], "minimum": 1},
     },
 }
 
@@ -174,9 +185,10 @@ class ConnectionType:
         platform = self.platform
         url = service_url(conn, scheme=platform.url_scheme, port=platform.url_port, default=platform.default_url)
         options: dict[str, Any] = {"url": url, "token": conn.password or None}
-        timeout = _number(conn, "timeout", None, 1.0)
-        if timeout is not None:
-            options["timeout"] = timeout
+        for name, minimum in (("timeout", 1.0), ("requests_per_second", 0.001), ("max_concurrency", 1.0)):
+            value = _number(conn, name, None, minimum)
+            if value is not None:
+                options[name] = int(value) if name == "max_concurrency" else value
         for name, info in platform.settings.own_fields().items():
             value = _own_field(conn, name, info)
             if value is not None:

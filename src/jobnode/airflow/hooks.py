@@ -66,7 +66,9 @@ class JobnodeHook(BaseHook):
     async def aget_client(self) -> AsyncClient:
         """A new async client for this connection; close it with `await client.aclose()`."""
         settings = await self.asettings()
-        return AsyncClient(platform=settings.platform, **settings.options)
+        return AsyncClient(
+            platform=settings.platform, poll_interval=settings.poll_interval, watch=settings.watch, **settings.options
+        )
 
     def test_connection(self) -> tuple[bool, str]:
         """Whether the platform answers with these credentials (the connection form's Test button)."""

@@ -1,4 +1,5 @@
-"""OpenLineage facets of a jobnode task: the job's inputs and outputs as datasets, the job id as a run facet.
+"""OpenLineage facets of jobnode tasks: a job's inputs and outputs as datasets and its id as a run facet (submit
+and sensor, also when the job failed), the job whose log was read (logs), the artifacts a cleanup dropped.
 
 Naming: a job's artifacts live in the namespace `jobnode-<platform>://<host[:port]>` of the platform that holds
 them, named `artifacts/<artifact id>`; files follow OpenLineage's conventions (`s3://bucket` + key, `file` + path).
@@ -14,16 +15,16 @@ from urllib.parse import urlsplit
 from jobnode.core.models import ArtifactRef, Job
 
 
-def platform_namespace(job: Job) -> str:
-    """The OpenLineage namespace of the platform that holds a job (from the job's URL).
+def platform_namespace(platform: str, url: str | None) -> str:
+    """The OpenLineage namespace of a platform, from the URL of one of its jobs.
 
     Example:
         ```python
-        platform_namespace(job)   # 'jobnode-local://127.0.0.1:8765'
+        platform_namespace(job.platform, job.url)   # 'jobnode-local://127.0.0.1:8765'
         ```
     """
-    netloc = urlsplit(job.url or "").netloc or "unknown"
-    return f"jobnode-{job.platform}://{netloc}"
+    netloc = urlsplit(url or "").netloc or "unknown"
+    return f"jobnode-{platform}://{netloc}"
 
 
 def file_dataset_name(path: str) -> tuple[str, str]:
@@ -34,8 +35,15 @@ def file_dataset_name(path: str) -> tuple[str, str]:
     return "file", parts.path if parts.scheme == "file" else path
 
 
+def no_lineage() -> Any:
+    """The lineage of a task that never got to a job."""
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    return OperatorLineage()
+
+
 def job_lineage(job: Job, *, files: Iterable[str] = (), artifacts: Iterable[str] = ()) -> Any:
-    """The `OperatorLineage` of a finished job.
+    """The `OperatorLineage` of a job, whatever its state: its inputs and outputs, its id as a run facet.
 
     Args:
         job: the job (its inputs and outputs are artifact references).
@@ -45,9 +53,8 @@ def job_lineage(job: Job, *, files: Iterable[str] = (), artifacts: Iterable[str]
     """
     from airflow.providers.openlineage.extractors import OperatorLineage
     from openlineage.client.event_v2 import Dataset
-    from openlineage.client.facet_v2 import external_query_run
 
-    namespace = platform_namespace(job)
+    namespace = platform_namespace(job.platform, job.url)
 
     def artifact(ref: ArtifactRef | str) -> Dataset:
         artifact_id = ref if isinstance(ref, str) else ref.id
@@ -57,9 +64,35 @@ def job_lineage(job: Job, *, files: Iterable[str] = (), artifacts: Iterable[str]
     inputs = [artifact(ref) for ref in refs]
     inputs += [Dataset(namespace=ns, name=name) for ns, name in map(file_dataset_name, files)]
     return OperatorLineage(
-        inputs=inputs,
-        outputs=[artifact(ref) for ref in job.outputs],
-        run_facets={
-            "externalQuery": external_query_run.ExternalQueryRunFacet(externalQueryId=job.id, source=namespace)
-        },
+        inputs=inputs, outputs=[artifact(ref) for ref in job.outputs], run_facets=_job_facets(job, namespace)
     )
+
+
+def logs_lineage(job: Job, output: str | None) -> Any:
+    """The lineage of a task that read a job's log: the job as a run facet, the file it wrote as its output."""
+    from airflow.providers.openlineage.extractors import OperatorLineage
+    from openlineage.client.event_v2 import Dataset
+
+    outputs = [Dataset(namespace=ns, name=name) for ns, name in map(file_dataset_name, [output] if output else [])]
+    return OperatorLineage(outputs=outputs, run_facets=_job_facets(job, platform_namespace(job.platform, job.url)))
+
+
+def cleanup_lineage(namespace: str, deleted_artifacts: Iterable[str]) -> Any:
+    """The lineage of a cleanup: each artifact it deleted, as an output whose lifecycle changed to DROP."""
+    from airflow.providers.openlineage.extractors import OperatorLineage
+    from openlineage.client.event_v2 import Dataset
+    from openlineage.client.facet_v2 import lifecycle_state_change_dataset as lifecycle
+
+    dropped = lifecycle.LifecycleStateChangeDatasetFacet(lifecycleStateChange=lifecycle.LifecycleStateChange.DROP)
+    return OperatorLineage(
+        outputs=[
+            Dataset(namespace=namespace, name=f"artifacts/{a}", facets={"lifecycleStateChange": dropped})
+            for a in deleted_artifacts
+        ]
+    )
+
+
+def _job_facets(job: Job, namespace: str) -> dict[str, Any]:
+    from openlineage.client.facet_v2 import external_query_run
+
+    return {"externalQuery": external_query_run.ExternalQueryRunFacet(externalQueryId=job.id, source=namespace)}

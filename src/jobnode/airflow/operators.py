@@ -6,15 +6,16 @@ task SDK at import time, so that DAG files that use it parse fast; the client is
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
-from airflow.sdk import BaseOperator, TriggerRule, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk import BaseOperator, ResumableJobMixin, conf
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from jobnode.airflow.links import XCOM_JOB_ID, XCOM_JOB_IDS, XCOM_JOB_URL, JobnodeJobLink
 
@@ -22,10 +23,15 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from jobnode.airflow.triggers import JobEventPayload
-    from jobnode.client import Client
+    from jobnode.client import CleanupReport, Client
+    from jobnode.core.backend import Capability
     from jobnode.core.models import Job, JobSpec, LogEntry
 
 DEFAULT_CONN_ID = "jobnode_default"
+#: the task state store key a submit task keeps its job under, across tries
+STATE_KEY = "jobnode.job"
+#: which limit a deferred wait runs until: the operator's `timeout` or the task's `execution_timeout`
+Deadline = Literal["timeout", "execution_timeout"]
 
 
 def default_deferrable() -> bool:
@@ -61,7 +67,7 @@ class _JobnodeTask(BaseOperator):
             hook.close()
 
 
-class JobnodeSubmitJobOperator(_JobnodeTask):
+class JobnodeSubmitJobOperator(ResumableJobMixin, _JobnodeTask):
     """Creates a job from templated fields and, by default, waits until it has ended.
 
     The job's id and URL go to XCom (`job_id`, `job_url`) as soon as it exists; the task returns a summary (`job_id`,
@@ -70,15 +76,18 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
 
     Waiting is deferred to the triggerer (no worker slot is held) when `deferrable`, which defaults to
     `[operators] default_deferrable`; otherwise the worker polls every `check_interval` seconds. Either way, progress
-    lines reach the task log, a failed job fails the task with its reason and last errors, and `timeout` cancels the
-    job and fails the task. Killing the task while it waits on the worker cancels the job; marking the deferred task
-    failed or clearing it does too.
+    lines reach the task log, a failed job fails the task with its reason and last errors, and `timeout` (or the
+    task's `execution_timeout`, whichever comes first) cancels the job and fails the task. Killing the task while it
+    waits on the worker cancels the job; marking the deferred task failed or clearing it does too.
 
-    Retries reattach (`reattach=True`): a retried or restarted task finds the job it started (the task state store,
-    and idempotency keys derived from the DAG, run, task and map index) and waits for it instead of starting another;
-    a job that already succeeded is not run again; a job that failed, was cancelled or timed out is replaced by a new
-    one. The outputs of a job whose task declares outlet assets are recorded on the asset events (`extra`), and the
-    cleanup operator keeps them.
+    Retries reattach (`reattach=True`, Airflow's `ResumableJobMixin` with its task state store): a retried or
+    restarted task finds the job it started and waits for it instead of starting another; a job that already
+    succeeded is not run again; a job that failed, was cancelled or timed out is replaced by a new one (with
+    `retry_from_failure`, by a job over its failed items only, where the platform can resubmit); a task cleared after
+    its rendered request changed starts a new job. Each job is created under an idempotency key derived from the
+    DAG, run, task, map index, request and a generation number, so a worker that dies between creating the job and
+    recording it loses nothing. The outputs of a job whose task declares outlet assets are recorded on the asset
+    events (`extra`), and the cleanup operator keeps them.
 
     Example:
         ```python
@@ -90,6 +99,8 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
             step_params={"top_k": 5},
             batch_size=200,
             timeout=3600,
+            retries=2,
+            retry_from_failure=True,
         )
         ```
 
@@ -117,6 +128,9 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
         check_interval: seconds between two status requests when waiting on the worker.
         timeout: seconds to wait before cancelling the job and failing the task; None waits as long as it runs.
         reattach: find the job of an earlier try (see above); False starts a new job on every try.
+        retry_from_failure: a retry after a failed job runs only its failed items again (the platform's
+            resubmission; where it has none, the whole request runs again). The task's outputs are then those of
+            both jobs.
         progress_every: seconds between two progress lines in the task log.
     """
 
@@ -138,6 +152,8 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
     template_fields_renderers = {"step_params": "json", "items": "json", "job_options": "json"}
     operator_extra_links = (JobnodeJobLink(),)
     ui_color = "#e8f0ff"
+    #: where the task state store keeps the task's job (see `ResumableJobMixin`)
+    external_id_key = STATE_KEY
 
     def __init__(
         self,
@@ -165,11 +181,12 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
         check_interval: float = 10.0,
         timeout: float | timedelta | None = None,
         reattach: bool = True,
+        retry_from_failure: bool = False,
         progress_every: float = 60.0,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("multiple_outputs", True)
-        super().__init__(jobnode_conn_id=jobnode_conn_id, **kwargs)
+        super().__init__(durable=reattach, jobnode_conn_id=jobnode_conn_id, **kwargs)
         self.step = step
         self.name = name
         self.step_version = step_version
@@ -191,10 +208,18 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.check_interval = check_interval
         self.timeout = _seconds(timeout, "timeout")
-        self.reattach = reattach
+        self.retry_from_failure = retry_from_failure
         self.progress_every = progress_every
+        self._spec: JobSpec | None = None
+        self._earlier: tuple[JobRecord, Job | None] | None = None
         self._job: Job | None = None
+        self._summary: dict[str, Any] | None = None
         self._waiting_on: str | None = None
+
+    @property
+    def reattach(self) -> bool:
+        """Whether a retry finds the job of an earlier try (`ResumableJobMixin`'s `durable`)."""
+        return bool(self.durable)
 
     # -- the request -------------------------------------------------------------------------------------------
 
@@ -229,122 +254,229 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
             raise AirflowFailException(f"task {self.task_id}: the job request is not valid: {exc}") from exc
 
     def idempotency_base(self, context: Context) -> str:
-        """The stem of this task instance's idempotency keys (with the try number when `reattach` is off)."""
-        from jobnode.airflow._attach import base_key
-
+        """What this task instance's idempotency keys start with (with the try number when `reattach` is off)."""
         ti = context["ti"]
         extra = () if self.reattach else (f"try-{ti.try_number}",)
         map_index = ti.map_index if ti.map_index is not None else -1
-        return base_key(ti.dag_id, ti.run_id, ti.task_id, map_index, *extra)
+        return task_key(ti.dag_id, ti.run_id, ti.task_id, map_index, *extra)
+
+    def spec(self) -> JobSpec:
+        assert self._spec is not None, "execute() builds the request first"
+        return self._spec
 
     # -- execution ---------------------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
-        from jobnode.airflow._attach import attach
-        from jobnode.airflow._results import ProgressLog, job_summary, not_retryable, raise_if_failed
+        # a try starts from what the task state store and the platform say, never from an earlier try in memory
+        self._earlier, self._job, self._summary = None, None, None
+        self._spec = self.build_spec(context)
+        return self.execute_resumable(context)
 
-        spec = self.build_spec(context)
-        store = context.get("task_state_store") if self.reattach else None
-        with self._client() as client:
-            try:
-                attached = attach(client, spec, base=self.idempotency_base(context), store=store)
-            except Exception as exc:
-                not_retryable(exc, f"task {self.task_id}: cannot create the job")
-                raise
-            job = attached.job
-            self._push_ids(context, job, attached.jobs)
-            if attached.how == "reattached":
-                self.log.info("reattached to job %s of an earlier try (%s)", job.id, job.state.value)
-            elif attached.how == "succeeded":
-                self.log.info("job %s of an earlier try already succeeded; not running it again", job.id)
-                return self._finish(context, job)
-            else:
-                self.log.info("job %s: %s (%s)", job.id, job.state.value, job.url)
-            if not self.wait_for_completion:
-                return job_summary(job)
-            # a job that has already ended (it failed at once, say) is handled here, without a trip to the triggerer
-            job = client.jobs.get(job.id)
-            if job.is_terminal:
-                return self._finish(context, raise_if_failed(client, job))
-            if self.deferrable:
-                self._defer(job)
-            progress = ProgressLog(self.log, self.progress_every)
-            progress(job)
-            self._waiting_on = job.id
-            try:
-                job = self._poll(client, job.id, progress)
-            finally:
-                self._waiting_on = None
-            return self._finish(context, raise_if_failed(client, job))
-
-    def execute_complete(self, context: Context, event: JobEventPayload) -> Any:
+    def execute_complete(
+        self, context: Context, event: JobEventPayload, deadline: Deadline = "timeout"
+    ) -> dict[str, Any]:
         """Resumes the task when the trigger has fired: the job ended, the wait timed out, or it could not go on."""
+        from airflow.sdk.exceptions import AirflowTaskTimeout
+
         from jobnode.airflow._results import raise_for_event
         from jobnode.core.models import Job
 
+        if event["job"] is not None:
+            self._job = Job.model_validate(event["job"])
+        if event["status"] == "timeout" and deadline == "execution_timeout":
+            raise AirflowTaskTimeout(event["message"])
         raise_for_event(event)
-        assert event["job"] is not None
-        return self._finish(context, Job.model_validate(event["job"]))
+        assert self._job is not None
+        with self._client() as client:
+            return self._finish(context, client, self._job)
 
     def on_kill(self) -> None:
-        """Cancel the job this task is waiting for on the worker."""
+        """Cancel the job this task is waiting for on the worker (the task was killed or timed out)."""
         job_id = self._waiting_on
         if job_id is None:
             return
+        from jobnode.core.errors import UnsupportedOperation
+
         with self._client() as client:
-            job = client.jobs.cancel(job_id)
+            try:
+                job = client.jobs.cancel(job_id)
+            except UnsupportedOperation as exc:
+                self.log.warning("job %s was not cancelled and goes on: %s", job_id, exc)
+                return
+            finally:
+                self._waiting_on = None
         self.log.info("cancelled job %s (it is %s)", job_id, job.state.value)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """The job's inputs and outputs as OpenLineage datasets, and its id as a run facet."""
-        from jobnode.airflow.openlineage import job_lineage
+        """The job's inputs and outputs as OpenLineage datasets, and its id as a run facet; also when it failed."""
+        from jobnode.airflow.openlineage import job_lineage, no_lineage
 
         if self._job is None:
-            from airflow.providers.openlineage.extractors import OperatorLineage
-
-            return OperatorLineage()
+            return no_lineage()
         files = [*(self.files or ()), *(self.delimited or ())]
         return job_lineage(self._job, files=files, artifacts=self.artifacts or ())
 
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_complete(task_instance)
+
+    # -- ResumableJobMixin: what Airflow's resumable execution asks of the platform -----------------------------
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        """The state of the job an earlier try recorded (`request-changed` when this try's request differs, so
+        that it is neither reattached nor counted as done)."""
+        from jobnode.client import request_digest
+        from jobnode.core.errors import NotFound
+
+        record = JobRecord.parse(external_id)
+        if record is None:
+            return "unknown"
+        if record.request != request_digest(self.spec()):
+            self.log.info("the request changed since job %s was submitted: it is a new job", record.job_id)
+            self._earlier = (record.changed(), None)
+            return "request-changed"
+        with self._client() as client:
+            try:
+                job = client.jobs.get(record.job_id)
+            except NotFound:
+                self._earlier = (record, None)
+                return "deleted"
+        self._earlier = (record, job)
+        return job.state.value
+
+    def is_job_active(self, status: str) -> bool:
+        from jobnode.core.models import ACTIVE_STATES
+
+        return status in ACTIVE_STATES
+
+    def is_job_succeeded(self, status: str) -> bool:
+        from jobnode.core.models import JobState
+
+        return status == JobState.SUCCEEDED
+
+    def submit_job(self, context: Context) -> dict[str, Any]:
+        """Create the job, or find it by its idempotency key; returns the record the task state store keeps."""
+        from jobnode.airflow._results import not_retryable
+
+        record, previous = self._earlier or (None, None)
+        generation = record.generation + 1 if record is not None else 0
+        with self._client() as client:
+            try:
+                attached = client.jobs.submit_or_reattach(
+                    self.spec(),
+                    key=self.idempotency_base(context),
+                    generation=generation,
+                    after=previous,
+                    retry_from_failure=self.retry_from_failure,
+                )
+            except Exception as exc:
+                not_retryable(exc, f"task {self.task_id}: cannot create the job")
+                raise
+        job = self._job = attached.job
+        if attached.how == "resubmitted":
+            self.log.info("job %s runs the failed items of the job before again (%s)", job.id, job.url)
+        else:
+            self.log.info("job %s: %s (%s)", job.id, job.state.value, job.url)
+        earlier = record.jobs if record is not None else ()
+        return JobRecord(
+            job_id=job.id,
+            generation=attached.generation,
+            request=attached.request,
+            jobs=tuple(dict.fromkeys([*earlier, *attached.jobs])),
+        ).dump()
+
+    # Airflow's mixin declares None, yet returns this method's value as the task's result when it reattaches
+    def poll_until_complete(self, external_id: Any, context: Context) -> dict[str, Any]:  # type: ignore[override]
+        """Wait for the recorded job (deferred, or on the worker) and return the task's summary."""
+        from jobnode.airflow._results import ProgressLog, job_summary
+
+        record = JobRecord.parse(external_id)
+        assert record is not None, "the job was recorded by submit_job"
+        known = self._job if self._job is not None and self._job.id == record.job_id else None
+        with self._client() as client:
+            # the newest state before waiting: a job that has already ended (it failed at once, say) is handled
+            # here, without a trip to the triggerer
+            job = known if known is not None and not self.wait_for_completion else client.jobs.get(record.job_id)
+            self._job = job
+            self._push_ids(context, job, record)
+            if not self.wait_for_completion:
+                self._summary = job_summary([job])
+                return self._summary
+            if not job.is_terminal:
+                if self.deferrable:
+                    self._defer(context, job)
+                progress = ProgressLog(self.log, self.progress_every)
+                progress(job)
+                job = self._wait(client, job, progress)
+            return self._finish(context, client, job)
+
+    def get_job_result(self, external_id: Any, context: Context) -> dict[str, Any]:
+        """The summary of the job (an earlier try's job that succeeded, or the one just waited for)."""
+        record = JobRecord.parse(external_id)
+        if self._summary is not None and record is not None and self._summary["job_id"] == record.job_id:
+            return self._summary
+        self.log.info("job %s already succeeded; it is not run again", record and record.job_id)
+        return self.poll_until_complete(external_id, context)
+
     # -- steps -------------------------------------------------------------------------------------------------
 
-    def _push_ids(self, context: Context, job: Job, jobs: list[str]) -> None:
+    def _push_ids(self, context: Context, job: Job, record: JobRecord) -> None:
         ti = context["ti"]
         ti.xcom_push(key=XCOM_JOB_ID, value=job.id)
         ti.xcom_push(key=XCOM_JOB_URL, value=job.url)
-        ti.xcom_push(key=XCOM_JOB_IDS, value=jobs)
+        ti.xcom_push(key=XCOM_JOB_IDS, value=list(record.jobs))
 
-    def _defer(self, job: Job) -> None:
+    def _defer(self, context: Context, job: Job) -> NoReturn:
+        """Wait in the triggerer, until `timeout` or the task's `execution_timeout`, whichever comes first: Airflow
+        enforces neither on a deferred task, so the trigger does (and cancels the job)."""
         from jobnode.airflow.triggers import JobnodeJobTrigger
 
+        deadlines: dict[Deadline, float] = {}
+        if self.timeout is not None:
+            deadlines["timeout"] = time.time() + self.timeout
+        started = getattr(context["ti"], "start_date", None)
+        if self.execution_timeout is not None and started is not None:
+            deadlines["execution_timeout"] = started.timestamp() + self.execution_timeout.total_seconds()
+        first = min(deadlines, key=deadlines.__getitem__) if deadlines else "timeout"
         self.log.info("job %s: %s; waiting in the triggerer", job.id, job.state.value)
-        timeout_at = None if self.timeout is None else time.time() + self.timeout
         self.defer(
             trigger=JobnodeJobTrigger(
                 job_id=job.id,
                 jobnode_conn_id=self.jobnode_conn_id,
-                timeout_at=timeout_at,
+                timeout_at=deadlines.get(first),
                 progress_every=self.progress_every,
             ),
             method_name="execute_complete",
+            kwargs={"deadline": first},
         )
 
-    def _poll(self, client: Client, job_id: str, progress: Callable[[Job], None]) -> Job:
-        from jobnode.core.errors import WaitTimeout
+    def _wait(self, client: Client, job: Job, progress: Callable[[Job], None]) -> Job:
+        """Wait on the worker. Until the job has ended, `on_kill` knows it: Airflow's execution timeout and a
+        killed task interrupt this wait and then call `on_kill`, which cancels the job."""
+        from jobnode.client import CancelledOnTimeout
 
+        self._waiting_on = job.id
         try:
-            return client.jobs.wait(
-                job_id, timeout=self.timeout, poll_interval=self.check_interval, on_progress=progress
+            job = client.jobs.wait_or_cancel(
+                job.id,
+                timeout=self.timeout,
+                poll_interval=self.check_interval,
+                on_progress=progress,
+                raise_on_failure=False,
             )
-        except WaitTimeout as exc:
-            job = client.jobs.cancel(job_id)
-            raise AirflowException(f"{exc}; it was cancelled (it is {job.state.value})") from exc
+        except CancelledOnTimeout as exc:
+            self._waiting_on = None
+            raise AirflowException(str(exc)) from exc
+        self._waiting_on = None
+        return job
 
-    def _finish(self, context: Context, job: Job) -> dict[str, Any]:
-        from jobnode.airflow._results import job_summary
+    def _finish(self, context: Context, client: Client, job: Job) -> dict[str, Any]:
+        """The summary of a job that has ended; a job that did not succeed fails the task with its last errors."""
+        from jobnode.airflow._results import job_summary, raise_if_failed
 
-        self._job = job
-        summary = job_summary(job)
+        self._job = job  # what OpenLineage reports, also when the job failed
+        raise_if_failed(client, job)
+        chain = client.jobs.resubmission_chain(job)
+        summary = job_summary(chain)
         self.log.info(
             "job %s %s: %s; outputs: %s",
             job.id,
@@ -353,6 +485,7 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
             ", ".join(summary["outputs"]) or "none",
         )
         self._record_outlets(context, summary)
+        self._summary = summary
         return summary
 
     def _record_outlets(self, context: Context, summary: dict[str, Any]) -> None:
@@ -370,13 +503,63 @@ class JobnodeSubmitJobOperator(_JobnodeTask):
                 )
 
 
+@dataclass(frozen=True)
+class JobRecord:
+    """What the task state store keeps for a submit task across its tries (under `STATE_KEY`).
+
+    Attributes:
+        job_id: the current job.
+        generation: the generation of its idempotency key.
+        request: the digest of the request it was created for (empty once a changed request made it stale).
+        jobs: every job the task started, oldest first (the cleanup deletes them all).
+    """
+
+    job_id: str
+    generation: int
+    request: str
+    jobs: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, value: Any) -> JobRecord | None:
+        """The record in a task state store's value, or None when it holds none (or an unreadable one)."""
+        if not isinstance(value, dict) or not isinstance(value.get("job_id"), str):
+            return None
+        return cls(
+            job_id=value["job_id"],
+            generation=int(value.get("generation", 0)),
+            request=str(value.get("request", "")),
+            jobs=tuple(str(j) for j in value.get("jobs", ())),
+        )
+
+    def changed(self) -> JobRecord:
+        """The record once the request has changed: its jobs stay listed, its generations no longer count."""
+        return JobRecord(job_id=self.job_id, generation=-1, request="", jobs=self.jobs)
+
+    def dump(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "generation": self.generation, "request": self.request, "jobs": [*self.jobs]}
+
+
+def task_key(dag_id: str, run_id: str, task_id: str, map_index: int, *extra: str) -> str:
+    """The key of a task instance's submits: the same for every try of it, and short enough for any platform's
+    idempotency header (DAG and run ids may be long).
+
+    Example:
+        ```python
+        task_key("nightly", "manual__2026-01-01", "score", -1)   # 'airflow-3f0c…'
+        ```
+    """
+    raw = "\x1f".join([dag_id, run_id, task_id, str(map_index), *extra])
+    return "airflow-" + hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
 class JobnodeFetchLogsOperator(_JobnodeTask):
     """Copies a job's log entries into the task log, optionally to a file, and returns a summary.
 
     Every entry that matches the filters is read, page by page (never all in memory, whatever the size of the log).
     With `output_path`, the entries are also written as JSON lines to that `ObjectStoragePath` (any fsspec URL:
     `file:///...`, `s3://...`). The summary counts entries by level and keeps the first errors; with `max_errors`,
-    more error entries than that fail the task.
+    more error entries than that fail the task. On a platform without a logs API (Cortex) the task is skipped,
+    saying so.
 
     Example:
         ```python
@@ -438,6 +621,8 @@ class JobnodeFetchLogsOperator(_JobnodeTask):
         self.echo = echo
         self.max_errors = max_errors
         self.first_errors = first_errors
+        self._job: Job | None = None
+        self._output: str | None = None
 
     def filters(self) -> dict[str, Any]:
         """The rendered filters as `iter_logs` takes them; a wrong one fails the task without retries."""
@@ -464,64 +649,68 @@ class JobnodeFetchLogsOperator(_JobnodeTask):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk import ObjectStoragePath
 
-        from jobnode.core.models import LogLevel
+        from jobnode.client import format_entry
 
         filters = self.filters()
-        counts: Counter[str] = Counter()
-        first: list[str] = []
         path = ObjectStoragePath(self.output_path) if self.output_path else None
-        with self._client() as client, path.open("w") if path is not None else _nowhere() as sink:  # type: ignore[no-untyped-call]
-            context["ti"].xcom_push(key=XCOM_JOB_URL, value=client.job_url(self.job_id))
-            for entry in client.jobs.iter_logs(self.job_id, **filters):
-                counts[entry.level.value] += 1
-                line = _log_line(entry)
-                if entry.level is LogLevel.ERROR and len(first) < self.first_errors:
-                    first.append(line)
-                if self.echo:
-                    self.log.log(_LEVELS[entry.level.value], "%s", line)
-                if sink is not None:
-                    sink.write(entry.model_dump_json() + "\n")
-        summary = {
-            "job_id": self.job_id,
-            "entries": sum(counts.values()),
-            "by_level": dict(counts),
-            "first_errors": first,
-            "output": str(path) if path is not None else None,
-        }
+        self._output = str(path) if path is not None else None
+        with self._client() as client:
+            _skip_unless(client, "logs", f"job {self.job_id} has no log entries to fetch")
+            with path.open("w") if path is not None else _nowhere() as sink:  # type: ignore[no-untyped-call]
+
+                def show(entry: LogEntry) -> None:
+                    if self.echo:
+                        self.log.log(entry.level.rank, "%s", format_entry(entry))
+                    if sink is not None:
+                        sink.write(entry.model_dump_json() + "\n")
+
+                self._job = client.jobs.get(self.job_id)
+                context["ti"].xcom_push(key=XCOM_JOB_URL, value=self._job.url)
+                summary = client.jobs.summarize_logs(
+                    self.job_id, on_entry=show, first_errors=self.first_errors, **filters
+                )
+        first = [format_entry(e) for e in summary.first_errors]
         self.log.info(
             "job %s: %d log entries (%s)%s",
             self.job_id,
-            summary["entries"],
-            ", ".join(f"{n} {lvl}" for lvl, n in sorted(counts.items())) or "none",
+            summary.entries,
+            summary.counts(),
             f", written to {path}" if path is not None else "",
         )
-        if self.max_errors is not None and counts["error"] > self.max_errors:
+        if self.max_errors is not None and summary.errors > self.max_errors:
             raise AirflowException(
-                f"job {self.job_id} logged {counts['error']} errors (at most {self.max_errors} allowed); "
+                f"job {self.job_id} logged {summary.errors} errors (at most {self.max_errors} allowed); "
                 "first ones:\n" + "\n".join(f"  - {line}" for line in first)
             )
-        return summary
+        return {
+            "job_id": self.job_id,
+            "entries": summary.entries,
+            "by_level": summary.by_level,
+            "first_errors": first,
+            "output": self._output,
+        }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The job whose log was read, as a run facet, and the file the entries were written to, as an output."""
+        from jobnode.airflow.openlineage import logs_lineage, no_lineage
+
+        return logs_lineage(self._job, self._output) if self._job is not None else no_lineage()
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_complete(task_instance)
 
 
-_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+def _skip_unless(client: Client, capability: Capability, consequence: str) -> None:
+    """Skip the task, saying so plainly, when the platform does not offer the operation it is for."""
+    if not client.backend.capabilities.supports(capability):
+        from jobnode.core.errors import UnsupportedOperation
+
+        raise AirflowSkipException(f"{UnsupportedOperation(client.platform, capability)}: {consequence}")
 
 
 @contextmanager
 def _nowhere() -> Iterator[None]:
     yield None
-
-
-def _log_line(entry: LogEntry) -> str:
-    parts = [entry.time.isoformat(), entry.level.value.upper(), entry.kind]
-    if entry.item is not None:
-        parts.append(f"item={entry.item}")
-    if entry.status:
-        parts.append(f"status={entry.status}")
-    if entry.duration_ms is not None:
-        parts.append(f"{entry.duration_ms:.0f}ms")
-    if entry.message:
-        parts.append(entry.message)
-    return " ".join(parts)
 
 
 class JobnodeCleanupOperator(_JobnodeTask):
@@ -531,9 +720,15 @@ class JobnodeCleanupOperator(_JobnodeTask):
     started, retries included), plus `job_ids`. A job is kept, with its outputs, when a job outside the cleanup
     reads them, when they are in `protect`, or (with `protect_outlets`) when its submit task declares outlet
     assets: downstream DAGs read those outputs. Jobs that have not ended are kept too. The rest is deleted in a
-    safe order (consumers before producers). By default the task runs whatever happened upstream
-    (`trigger_rule="all_done"`), so a failed run is cleaned up as well. The plan, what was deleted and what was
-    kept (and why) go to the task log; the task returns the cleanup report.
+    safe order (consumers before producers); on a platform that cannot delete jobs (Nucleus, Cortex), every job
+    is kept and the log says so. The plan, what was deleted and what was kept (and why) go to the task
+    log; the task returns the cleanup report.
+
+    The task is an Airflow teardown task by default (`teardown=True`): it runs once everything upstream is done,
+    whether it succeeded or not, and its own state does not decide the DAG run's, so a run whose job failed ends
+    `failed` (and is cleaned up all the same), and a run whose jobs succeeded is not failed by a cleanup that could
+    not delete something (unless `on_failure_fail_dagrun`). `teardown=False` makes it an ordinary task (give it a
+    `trigger_rule` such as `all_done` then).
 
     Example:
         ```python
@@ -548,6 +743,8 @@ class JobnodeCleanupOperator(_JobnodeTask):
         protect: artifact ids that must survive (templated).
         protect_outlets: keep the outputs of submit tasks that declare outlet assets.
         dry_run: plan and log, delete nothing (kept as `plan_only`: operators already have a `dry_run` method).
+        teardown: make the task an Airflow teardown task (see above).
+        on_failure_fail_dagrun: as a teardown, fail the DAG run when the cleanup fails.
     """
 
     template_fields: Sequence[str] = ("job_ids", "protect", "jobnode_conn_id")
@@ -563,16 +760,21 @@ class JobnodeCleanupOperator(_JobnodeTask):
         protect_outlets: bool = True,
         dry_run: bool = False,
         jobnode_conn_id: str = DEFAULT_CONN_ID,
-        trigger_rule: str = TriggerRule.ALL_DONE,
+        teardown: bool = True,
+        on_failure_fail_dagrun: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(jobnode_conn_id=jobnode_conn_id, trigger_rule=trigger_rule, **kwargs)
+        super().__init__(jobnode_conn_id=jobnode_conn_id, **kwargs)
         self.job_ids = job_ids
         self.submit_task_ids = submit_task_ids
         self.delete_outputs = delete_outputs
         self.protect = protect
         self.protect_outlets = protect_outlets
         self.plan_only = dry_run
+        self._report: CleanupReport | None = None
+        self._namespace: str | None = None
+        if teardown:
+            self.as_teardown(on_failure_fail_dagrun=on_failure_fail_dagrun)
 
     def submit_tasks(self) -> list[Any]:
         """The submit tasks whose jobs this cleanup deletes."""
@@ -596,6 +798,8 @@ class JobnodeCleanupOperator(_JobnodeTask):
         if not job_ids:
             self.log.info("no jobs to clean up")
             return {"jobs": [], "deleted_jobs": [], "deleted_artifacts": [], "kept": []}
+        from jobnode.airflow.openlineage import platform_namespace
+
         with self._client() as client:
             protect = [*self.protect]
             if self.protect_outlets:
@@ -603,6 +807,8 @@ class JobnodeCleanupOperator(_JobnodeTask):
             report = client.jobs.cleanup(
                 job_ids, delete_outputs=self.delete_outputs, protect=protect, dry_run=self.plan_only
             )
+            self._namespace = platform_namespace(client.platform, client.job_url(job_ids[0]))
+        self._report = report
         plan = report.plan
         self.log.info(
             "cleanup of %d jobs%s; plan: %s",
@@ -620,6 +826,17 @@ class JobnodeCleanupOperator(_JobnodeTask):
             len(report.deleted_artifacts),
         )
         return {"jobs": job_ids, **report.model_dump(mode="json")}
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The artifacts the cleanup deleted, as outputs whose lifecycle changed to DROP."""
+        from jobnode.airflow.openlineage import cleanup_lineage, no_lineage
+
+        if self._report is None or self._namespace is None or self.plan_only:
+            return no_lineage()
+        return cleanup_lineage(self._namespace, self._report.deleted_artifacts)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_complete(task_instance)
 
     def _outlet_outputs(self, client: Client, ti: Any, task_ids: list[str]) -> list[str]:
         from jobnode.core.errors import NotFound
@@ -657,7 +874,8 @@ def _pulled(ti: Any, task_ids: list[str], key: str) -> list[Any]:
 
 
 class JobnodeCancelJobOperator(_JobnodeTask):
-    """Cancels a job (cancelling a job that has ended changes nothing) and returns its summary.
+    """Cancels a job (cancelling a job that has ended changes nothing) and returns its summary. On a platform that
+    cannot cancel jobs (Nucleus) it cancels nothing, says so in the task log, and returns the job as it is.
 
     Example:
         ```python
@@ -677,13 +895,18 @@ class JobnodeCancelJobOperator(_JobnodeTask):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from jobnode.airflow._results import job_summary, not_retryable
+        from jobnode.core.errors import UnsupportedOperation
 
         with self._client() as client:
             try:
                 job = client.jobs.cancel(self.job_id)
+            except UnsupportedOperation as exc:
+                # say what was not done, and how the job is, rather than fail a task that nothing can make succeed
+                job = client.jobs.get(self.job_id)
+                self.log.warning("job %s was not cancelled (it is %s): %s", job.id, job.state.value, exc)
             except Exception as exc:
                 not_retryable(exc, f"cannot cancel job {self.job_id}")
                 raise
         context["ti"].xcom_push(key=XCOM_JOB_URL, value=job.url)
         self.log.info("job %s is %s", job.id, job.state.value)
-        return job_summary(job)
+        return job_summary([job])

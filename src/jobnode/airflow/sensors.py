@@ -16,13 +16,14 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from jobnode.airflow.triggers import JobEventPayload
+    from jobnode.core.models import Job
 
 
 class JobnodeJobSensor(BaseSensorOperator):
     """Succeeds when the job has succeeded; fails at once, with its reason and last errors, when it ended otherwise.
 
     Deferrable by default as `[operators] default_deferrable` says: the wait then runs in the triggerer, through the
-    connection's shared poller. The sensor's `timeout` applies in both modes; a timed-out sensor leaves the job
+    connection's shared client. The sensor's `timeout` applies in both modes; a timed-out sensor leaves the job
     running unless `cancel_on_timeout`. Killing the sensor never cancels the job: it waits for a job it did not start.
     Returns the job's summary (`job_id`, `state`, `url`, `inputs`, `outputs`).
 
@@ -60,6 +61,7 @@ class JobnodeJobSensor(BaseSensorOperator):
         self.cancel_on_timeout = cancel_on_timeout
         self.progress_every = progress_every
         self._link_pushed = False
+        self._job: Job | None = None
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -93,10 +95,11 @@ class JobnodeJobSensor(BaseSensorOperator):
             except Exception as exc:
                 not_retryable(exc, f"cannot read job {self.job_id}")
                 raise
+            self._job = job
             if not self._link_pushed:
                 context["ti"].xcom_push(key=XCOM_JOB_URL, value=job.url)
                 self._link_pushed = True
-            summary = job_summary(raise_if_failed(hook.client, job))
+            summary = job_summary([raise_if_failed(hook.client, job)])
         finally:
             hook.close()
         self.log.info("job %s: %s", job.id, summary["message"])
@@ -106,8 +109,19 @@ class JobnodeJobSensor(BaseSensorOperator):
         from jobnode.airflow._results import job_summary, raise_for_event
         from jobnode.core.models import Job
 
+        if event["job"] is not None:
+            self._job = Job.model_validate(event["job"])
         if event["status"] == "timeout":
             raise AirflowSensorTimeout(event["message"])
         raise_for_event(event)
-        assert event["job"] is not None
-        return job_summary(Job.model_validate(event["job"]))
+        assert self._job is not None
+        return job_summary([self._job])
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The lineage of the job the sensor waited for (its inputs, outputs and id), whatever its end."""
+        from jobnode.airflow.openlineage import job_lineage, no_lineage
+
+        return job_lineage(self._job) if self._job is not None else no_lineage()
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_complete(task_instance)

@@ -1,4 +1,4 @@
-"""`JobnodeJobTrigger`: waits in the triggerer for a job to end, through the connection's shared poller."""
+"""`JobnodeJobTrigger`: waits in the triggerer for a job to end, through the connection's shared client."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from typing import Any, Literal, TypedDict
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from jobnode.airflow._poller import JobPoller, shared_poller
-from jobnode.airflow._results import ProgressLog, error_lines
+from jobnode.airflow._results import ProgressLog
 from jobnode.airflow.hooks import JobnodeHook
-from jobnode.client import AsyncClient
-from jobnode.core.errors import JobFailed, JobnodeError, UnsupportedOperation
-from jobnode.core.models import Job, JobError, JobState
+from jobnode.client import AsyncClient, error_lines, failure_report, shared_client
+from jobnode.core.errors import JobnodeError, UnsupportedOperation
+from jobnode.core.models import Job, JobState
 from jobnode.progress import describe
 
 Status = Literal["success", "failed", "timeout", "error"]
@@ -22,8 +21,9 @@ Status = Literal["success", "failed", "timeout", "error"]
 
 class JobEventPayload(TypedDict):
     """What the trigger sends back to the task: `status` is `success` (the job succeeded), `failed` (it ended in
-    another state; `errors` holds its last errors), `timeout` (the wait timed out; the job was cancelled when the
-    trigger was asked to) or `error` (the platform would not say: the job was deleted, the token is wrong, ...)."""
+    another state; `message` is its failure report, `errors` its last errors), `timeout` (the wait timed out; the
+    job was cancelled when the trigger was asked to) or `error` (the platform would not say: the job was deleted,
+    the token is wrong, ...)."""
 
     status: Status
     job_id: str
@@ -44,22 +44,13 @@ def event_payload(
     }
 
 
-async def last_errors(client: AsyncClient, job_id: str, limit: int = 5) -> list[str]:
-    """The job's most recent errors as lines (`item: message`), or none where the platform cannot tell."""
-    try:
-        errors: list[JobError] = await client.jobs.errors(job_id, limit=limit)
-    except JobnodeError:
-        return []
-    return error_lines(errors)
-
-
 class JobnodeJobTrigger(BaseTrigger):
     """Fires once the job has ended, or once `timeout_at` has passed.
 
-    All triggers of one connection in one triggerer process share one client and one poller (the platform's
-    watch stream, or one bulk status request per interval). Transient errors are waited out; they never end the
-    wait. The timeout is enforced here, because Airflow does not call `on_kill` when a trigger times out: when it
-    passes, the remote job is cancelled (with `cancel_on_timeout`). `on_kill` (the user marked the deferred task
+    All triggers of one connection in one triggerer process share one client, and with it one watcher (the
+    platform's watch stream, or one bulk status request per interval). Transient errors are waited out; they never
+    end the wait. The timeout is enforced here, because Airflow does not call `on_kill` when a trigger times out:
+    when it passes, the remote job is cancelled (with `cancel_on_timeout`). `on_kill` (the user marked the deferred task
     failed or cleared it) cancels the remote job too (with `cancel_on_kill`).
 
     Example:
@@ -111,7 +102,7 @@ class JobnodeJobTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        # the shared poller is released before yielding: nothing is held while the triggerer handles the event
+        # the shared client is released before yielding: nothing is held while the triggerer handles the event
         payload = await self._wait()
         yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
 
@@ -119,26 +110,25 @@ class JobnodeJobTrigger(BaseTrigger):
         """Cancel the remote job: the user marked the deferred task failed, or cleared it."""
         if not self.cancel_on_kill:
             return
-        async with self._poller() as poller:
-            job = await poller.client.jobs.cancel(self.job_id)
+        async with self._client() as client:
+            try:
+                job = await client.jobs.cancel(self.job_id)
+            except UnsupportedOperation as exc:
+                self.log.warning("job %s was not cancelled and goes on: %s", self.job_id, exc)
+                return
         self.log.info("cancelled job %s (it is %s)", self.job_id, job.state.value)
 
-    def _poller(self) -> Any:
-        return shared_poller(self.jobnode_conn_id, self._connect)
-
-    async def _connect(self) -> JobPoller:
-        hook = JobnodeHook(self.jobnode_conn_id)
-        client = await hook.aget_client()
-        return JobPoller(client, poll_interval=hook.settings.poll_interval, watch=hook.settings.watch)
+    def _client(self) -> Any:
+        return shared_client(self.jobnode_conn_id, JobnodeHook(self.jobnode_conn_id).aget_client)
 
     async def _wait(self) -> JobEventPayload:
         try:
-            async with self._poller() as poller:
-                return await self._follow(poller)
+            async with self._client() as client:
+                return await self._follow(client)
         except JobnodeError as exc:
             return event_payload("error", self.job_id, f"cannot wait for job {self.job_id}: {exc}")
 
-    async def _follow(self, poller: JobPoller) -> JobEventPayload:
+    async def _follow(self, client: AsyncClient) -> JobEventPayload:
         progress = ProgressLog(self.log, self.progress_every)
         last: Job | None = None
         deadline = None
@@ -146,27 +136,24 @@ class JobnodeJobTrigger(BaseTrigger):
             deadline = asyncio.get_running_loop().time() + (self.timeout_at - time.time())
         try:
             async with asyncio.timeout_at(deadline):
-                async for job in poller.updates(self.job_id):
+                async for job in client.jobs.watch([self.job_id]):
                     last = job
                     progress(job)
         except TimeoutError:
-            return await self._timed_out(poller.client, last)
+            return await self._timed_out(client, last)
         assert last is not None
         if last.state is JobState.SUCCEEDED:
             return event_payload("success", last.id, describe(last), last)
-        return event_payload("failed", last.id, str(JobFailed(last)), last, await last_errors(poller.client, last.id))
+        failure = await client.jobs.failure_of(last)
+        return event_payload("failed", last.id, failure_report(failure), last, error_lines(failure.errors))
 
     async def _timed_out(self, client: AsyncClient, last: Job | None) -> JobEventPayload:
         message = f"job {self.job_id} did not end before the timeout"
         if last is not None:
             message += f" (it was {describe(last)})"
         if self.cancel_on_timeout:
-            try:
-                last = await client.jobs.cancel(self.job_id)
-                message += "; it was cancelled"
-            except UnsupportedOperation as exc:
-                message += f"; it was not cancelled: {exc}"
-            except JobnodeError as exc:
-                message += f"; cancelling it failed ({exc}): cancel it by hand"
+            outcome = await client.jobs.cancel_overdue(self.job_id)
+            message += f"; {outcome.message}"
+            last = outcome.job or last
         self.log.warning("%s", message)
         return event_payload("timeout", self.job_id, message, last)

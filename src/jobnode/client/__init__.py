@@ -1,7 +1,35 @@
-"""`AsyncClient` and `Client`: one facade over any platform's jobs."""
+"""`AsyncClient` and `Client`: one facade over any platform's jobs, and the job behaviours every integration shares
+(submit-or-reattach, waits that cancel on timeout, failure reports, log lines and summaries)."""
 
-from jobnode.client._async import AsyncArtifacts, AsyncClient, AsyncJobs, build_spec
+from jobnode.client._async import AsyncArtifacts, AsyncClient, AsyncJobs, AsyncSteps, build_spec
+from jobnode.client._attach import Attached, request_digest
 from jobnode.client._cleanup import CleanupReport
-from jobnode.client._sync import Artifacts, Client, Jobs
+from jobnode.client._logs import LogSummary, LogTally, format_entry
+from jobnode.client._outcome import CancelledOnTimeout, CancelOutcome, error_lines, failure_report
+from jobnode.client._shared import shared_client
+from jobnode.client._sync import Artifacts, Client, Jobs, Steps
+from jobnode.client._watcher import JobGone
 
-__all__ = ["Artifacts", "AsyncArtifacts", "AsyncClient", "AsyncJobs", "CleanupReport", "Client", "Jobs", "build_spec"]
+__all__ = [
+    "Artifacts",
+    "AsyncArtifacts",
+    "AsyncClient",
+    "AsyncJobs",
+    "AsyncSteps",
+    "Attached",
+    "CancelOutcome",
+    "CancelledOnTimeout",
+    "CleanupReport",
+    "Client",
+    "JobGone",
+    "Jobs",
+    "LogSummary",
+    "LogTally",
+    "Steps",
+    "build_spec",
+    "error_lines",
+    "failure_report",
+    "format_entry",
+    "request_digest",
+    "shared_client",
+]

@@ -109,6 +109,17 @@ async def cleanup(
     return report
 
 
+def nothing_deleted(platform: str, job_ids: Sequence[str], *, dry_run: bool = False) -> CleanupReport:
+    """The cleanup of a platform that cannot delete jobs (Nucleus): nothing is deleted, and every job is kept with
+    the reason, so that what was not done is said rather than raised."""
+    blockers = [
+        DeleteBlocker(kind="unsupported", id=j, reason=f"job {j} is kept: the {platform} platform cannot delete jobs")
+        for j in dict.fromkeys(job_ids)
+    ]
+    plan = DeletePlan(targets=[b.id for b in blockers], allowed=False, dry_run=dry_run, blockers=blockers)
+    return CleanupReport(plan=plan, kept=blockers)
+
+
 async def _carry_out(
     backend: Backend,
     plan: DeletePlan,

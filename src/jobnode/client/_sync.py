@@ -6,12 +6,17 @@ from __future__ import annotations
 import asyncio
 import builtins
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Sequence
+from datetime import datetime
+from typing import Any, Literal, TypeVar
 
-from jobnode.client._async import AsyncClient, ProgressCallback
+from jobnode.client._async import AsyncClient, LogCallback, ProgressCallback
+from jobnode.client._attach import Attached
 from jobnode.client._cleanup import CleanupReport
+from jobnode.client._logs import FIRST_ERRORS, LogSummary, LogTally
+from jobnode.client._outcome import CancelOutcome
 from jobnode.core.backend import Backend
+from jobnode.core.errors import JobFailed
 from jobnode.core.models import (
     Artifact,
     DeadLetter,
@@ -22,8 +27,11 @@ from jobnode.core.models import (
     JobPlan,
     JobResult,
     JobSpec,
+    JobState,
     LogEntry,
+    LogLevel,
     Page,
+    StepInfo,
 )
 
 T = TypeVar("T")
@@ -38,9 +46,17 @@ class _Portal:
         self._thread.start()
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result()
+        except BaseException:
+            # the caller was interrupted (Airflow's execution timeout, a signal): stop the coroutine too, so that a
+            # wait it started ends (and cancels its job) instead of going on unseen
+            future.cancel()
+            raise
 
-    def iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
+    def iterate(self, agen: AsyncIterator[T]) -> Generator[T, None, None]:
+        """The async iterator's items; closing the generator early (`contextlib.closing`) closes the iterator."""
         try:
             while True:
                 try:
@@ -75,8 +91,17 @@ class Jobs:
     def get(self, job_id: str) -> Job:
         return self._p.call(self._a.get(job_id))
 
-    def list(self, **filters: Any) -> Page[Job]:
-        return self._p.call(self._a.list(**filters))
+    def list(
+        self,
+        *,
+        state: JobState | str | Sequence[JobState | str] | None = None,
+        tag: str | None = None,
+        name: str | None = None,
+        ids: Sequence[str] | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Job]:
+        return self._p.call(self._a.list(state=state, tag=tag, name=name, ids=ids, limit=limit, cursor=cursor))
 
     def bulk_status(self, job_ids: Sequence[str]) -> builtins.list[Job]:
         return self._p.call(self._a.bulk_status(job_ids))
@@ -91,14 +116,78 @@ class Jobs:
             self._a.delete(job_id, delete_outputs=delete_outputs, delete_subjobs=delete_subjobs, dry_run=dry_run)
         )
 
-    def logs(self, job_id: str, **filters: Any) -> Page[LogEntry]:
-        return self._p.call(self._a.logs(job_id, **filters))
+    def logs(
+        self,
+        job_id: str,
+        *,
+        after_time: datetime | None = None,
+        before_time: datetime | None = None,
+        min_level: LogLevel | str | None = None,
+        kind: str | None = None,
+        limit: int = 1000,
+        cursor: str | None = None,
+        order: Literal["asc", "desc"] = "asc",
+    ) -> Page[LogEntry]:
+        return self._p.call(
+            self._a.logs(
+                job_id,
+                after_time=after_time,
+                before_time=before_time,
+                min_level=min_level,
+                kind=kind,
+                limit=limit,
+                cursor=cursor,
+                order=order,
+            )
+        )
 
-    def iter_log_pages(self, job_id: str, **filters: Any) -> Iterator[builtins.list[LogEntry]]:
-        return self._p.iterate(self._a.iter_log_pages(job_id, **filters))
+    def iter_log_pages(
+        self,
+        job_id: str,
+        *,
+        after_time: datetime | None = None,
+        before_time: datetime | None = None,
+        min_level: LogLevel | str | None = None,
+        kind: str | None = None,
+        order: Literal["asc", "desc"] = "asc",
+        limit: int = 1000,
+        read_ahead: int = 4,
+    ) -> Generator[builtins.list[LogEntry], None, None]:
+        return self._p.iterate(
+            self._a.iter_log_pages(
+                job_id,
+                after_time=after_time,
+                before_time=before_time,
+                min_level=min_level,
+                kind=kind,
+                order=order,
+                limit=limit,
+                read_ahead=read_ahead,
+            )
+        )
 
-    def iter_logs(self, job_id: str, **filters: Any) -> Iterator[LogEntry]:
-        for page in self.iter_log_pages(job_id, **filters):
+    def iter_logs(
+        self,
+        job_id: str,
+        *,
+        after_time: datetime | None = None,
+        before_time: datetime | None = None,
+        min_level: LogLevel | str | None = None,
+        kind: str | None = None,
+        order: Literal["asc", "desc"] = "asc",
+        limit: int = 1000,
+        read_ahead: int = 4,
+    ) -> Generator[LogEntry, None, None]:
+        for page in self.iter_log_pages(
+            job_id,
+            after_time=after_time,
+            before_time=before_time,
+            min_level=min_level,
+            kind=kind,
+            order=order,
+            limit=limit,
+            read_ahead=read_ahead,
+        ):
             yield from page
 
     def errors(self, job_id: str, *, limit: int = 100) -> builtins.list[JobError]:
@@ -110,7 +199,7 @@ class Jobs:
     def events(self, job_id: str) -> builtins.list[JobEvent]:
         return self._p.call(self._a.events(job_id))
 
-    def watch(self, job_ids: Sequence[str], *, poll_interval: float = 2.0) -> Iterator[Job]:
+    def watch(self, job_ids: Sequence[str], *, poll_interval: float | None = None) -> Generator[Job, None, None]:
         return self._p.iterate(self._a.watch(job_ids, poll_interval=poll_interval))
 
     def wait(
@@ -118,7 +207,7 @@ class Jobs:
         job_id: str,
         *,
         timeout: float | None = None,
-        poll_interval: float = 2.0,
+        poll_interval: float | None = None,
         on_progress: ProgressCallback | None = None,
         raise_on_failure: bool = False,
     ) -> Job:
@@ -148,6 +237,66 @@ class Jobs:
     ) -> CleanupReport:
         return self._p.call(self._a.cleanup(job_ids, delete_outputs=delete_outputs, protect=protect, dry_run=dry_run))
 
+    def failure_of(self, job: Job) -> JobFailed:
+        return self._p.call(self._a.failure_of(job))
+
+    def wait_or_cancel(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        poll_interval: float = 2.0,
+        on_progress: ProgressCallback | None = None,
+        raise_on_failure: bool = True,
+    ) -> Job:
+        return self._p.call(
+            self._a.wait_or_cancel(
+                job_id,
+                timeout=timeout,
+                poll_interval=poll_interval,
+                on_progress=on_progress,
+                raise_on_failure=raise_on_failure,
+            )
+        )
+
+    def cancel_overdue(self, job_id: str) -> CancelOutcome:
+        return self._p.call(self._a.cancel_overdue(job_id))
+
+    def submit_or_reattach(
+        self,
+        spec: JobSpec,
+        *,
+        key: str | None,
+        generation: int = 0,
+        after: Job | None = None,
+        retry_from_failure: bool = False,
+    ) -> Attached:
+        return self._p.call(
+            self._a.submit_or_reattach(
+                spec, key=key, generation=generation, after=after, retry_from_failure=retry_from_failure
+            )
+        )
+
+    def resubmission_chain(self, job: Job) -> builtins.list[Job]:
+        return self._p.call(self._a.resubmission_chain(job))
+
+    def summarize_logs(
+        self,
+        job_id: str,
+        *,
+        on_entry: LogCallback | None = None,
+        first_errors: int = FIRST_ERRORS,
+        **filters: Any,
+    ) -> LogSummary:
+        # the entries are handed over in the caller's thread: `on_entry` may block (write a file) without
+        # holding up the client's event loop
+        tally = LogTally(job_id, first_errors=first_errors)
+        for entry in self.iter_logs(job_id, **filters):
+            tally.add(entry)
+            if on_entry is not None:
+                on_entry(entry)
+        return tally.summary()
+
 
 class Artifacts:
     """Artifact operations of a `Client` (`client.artifacts`)."""
@@ -159,11 +308,22 @@ class Artifacts:
     def get(self, artifact_id: str) -> Artifact:
         return self._p.call(self._a.get(artifact_id))
 
-    def read(self, artifact_id: str, *, skip: int = 0) -> Iterator[Any]:
+    def read(self, artifact_id: str, *, skip: int = 0) -> Generator[Any, None, None]:
         return self._p.iterate(self._a.read(artifact_id, skip=skip))
 
     def delete(self, artifact_id: str, *, dry_run: bool = False) -> DeletePlan:
         return self._p.call(self._a.delete(artifact_id, dry_run=dry_run))
+
+
+class Steps:
+    """The processing steps of a `Client`'s platform (`client.steps`)."""
+
+    def __init__(self, client: AsyncClient, portal: _Portal) -> None:
+        self._a = client.steps
+        self._p = portal
+
+    def list(self) -> builtins.list[StepInfo]:
+        return self._p.call(self._a.list())
 
 
 class Client:
@@ -192,6 +352,7 @@ class Client:
         self._portal = _Portal()
         self.jobs = Jobs(self._async, self._portal)
         self.artifacts = Artifacts(self._async, self._portal)
+        self.steps = Steps(self._async, self._portal)
 
     @property
     def backend(self) -> Backend:

@@ -28,6 +28,7 @@ from jobnode.core.models import (
     LogEntry,
     LogLevel,
     Page,
+    StepInfo,
 )
 
 
@@ -66,8 +67,11 @@ class Capabilities:
         dead_letters: a job's dead-lettered batches can be listed.
         resubmit: a finished job's failed items can be run again as a new job.
         plan: a job can be planned (a dry run) without creating it.
+        log_segments: a job's log can be cut into consecutive segments that are read independently (by time), so
+            that reading a long log can read ahead several pages at once.
         tags: jobs carry tags and can be listed by tag.
         idempotency: creating with the same idempotency key returns the same job.
+        steps: the processing steps the platform runs can be listed, with their parameters.
         sweep: how `list_jobs` can report on many jobs at once (None: it cannot, or no better than `get_job`).
     """
 
@@ -86,8 +90,10 @@ class Capabilities:
     dead_letters: bool = False
     resubmit: bool = False
     plan: bool = False
+    log_segments: bool = False
     tags: bool = False
     idempotency: bool = False
+    steps: bool = False
     sweep: Sweep | None = None
 
     def supports(self, capability: Capability) -> bool:
@@ -114,8 +120,10 @@ Capability = Literal[
     "dead_letters",
     "resubmit",
     "plan",
+    "log_segments",
     "tags",
     "idempotency",
+    "steps",
 ]
 
 
@@ -235,6 +243,19 @@ class PlansJobs(Protocol):
     async def plan_job(self, spec: JobSpec) -> JobPlan: ...
 
 
+@runtime_checkable
+class SegmentsLogs(Protocol):
+    async def log_segments(self, job_id: str, query: LogQuery) -> list[LogQuery]:
+        """Queries for consecutive segments of the log that `query` asks for, in its order: read one after the
+        other (each paged by its own cursors), they give exactly the entries of `query`."""
+        ...
+
+
+@runtime_checkable
+class ListsSteps(Protocol):
+    async def list_steps(self) -> list[StepInfo]: ...
+
+
 #: the protocol a backend implements for each capability it declares (capabilities without one, such as `lineage`,
 #: `tags`, `subjobs` or `idempotency`, change what the common operations do rather than add one)
 CAPABILITY_PROTOCOLS: dict[str, type[Any]] = {
@@ -250,6 +271,8 @@ CAPABILITY_PROTOCOLS: dict[str, type[Any]] = {
     "dead_letters": ReadsDeadLetters,
     "resubmit": ResubmitsFailed,
     "plan": PlansJobs,
+    "log_segments": SegmentsLogs,
+    "steps": ListsSteps,
 }
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 
@@ -61,9 +62,51 @@ class Model(BaseModel):
 
 
 class StrictModel(BaseModel):
-    """Models that users send: an unknown field is an error that names it, not something silently dropped."""
+    """Models that users send: an unknown field is an error that names it, not something silently dropped; a float
+    must be a number (JSON has no NaN or Infinity)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+
+#: how deeply a job's inline items and parameters may nest (lists and objects within each other)
+MAX_NESTING = 100
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a whole number, not true or false")
+    return value
+
+
+def too_deep(value: Any, limit: int = MAX_NESTING) -> bool:
+    """Whether `value`'s lists and objects nest deeper than `limit` (JSON serializers give up somewhere past 250).
+
+    Example:
+        ```python
+        too_deep([[[1]]], limit=2)  # True
+        ```
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, dict | list):
+            if depth >= limit:
+                return True
+            children = current.values() if isinstance(current, dict) else current
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _shallow(value: T) -> T:
+    if too_deep(value):
+        raise PydanticCustomError(
+            "too_deep", "nested more than {limit} levels deep; flatten it", {"limit": MAX_NESTING}
+        )
+    return value
+
+
+#: a whole number, where JSON's `true` is not one
+Count = Annotated[int, BeforeValidator(_not_bool)]
 
 
 class Progress(Model):
@@ -230,6 +273,17 @@ class JobPlan(Model):
     request: dict[str, Any] | None = None
 
 
+class StepInfo(Model):
+    """A processing step a platform runs (`client.steps.list()`): its name, version and parameters."""
+
+    name: str
+    version: str
+    description: str | None = None
+    executor: str | None = None
+    module: str | None = None
+    params_schema: dict[str, Any] = Field(default_factory=dict, description="the JSON schema of its parameters")
+
+
 class JobResult(Model):
     """What a terminal job produced."""
 
@@ -244,14 +298,32 @@ class JobResult(Model):
 # What a user asks for
 
 
-class ItemsInput(StrictModel):
+class _Input(StrictModel):
+    """An input: `kind` may be left out in Python (each class has its own), but the wire needs it to know the kind,
+    so the JSON schema says it is required."""
+
+    model_config = ConfigDict(json_schema_extra=lambda schema: _require_kind(schema))
+
+
+def _require_kind(schema: dict[str, Any]) -> None:
+    required = schema.setdefault("required", [])
+    if "kind" not in required:
+        required.insert(0, "kind")
+
+
+class ItemsInput(_Input):
     """Items given in the request itself."""
 
     kind: Literal["items"] = "items"
     items: list[Any] = Field(min_length=1)
 
+    @field_validator("items")
+    @classmethod
+    def _not_too_deep(cls, items: list[Any]) -> list[Any]:
+        return _shallow(items)
 
-class FilesInput(StrictModel):
+
+class FilesInput(_Input):
     """Files (each one item) listed through fsspec from paths or prefixes, filtered by glob patterns."""
 
     kind: Literal["files"] = "files"
@@ -260,7 +332,7 @@ class FilesInput(StrictModel):
     excludes: list[str] = Field(default_factory=list)
 
 
-class DelimitedInput(StrictModel):
+class DelimitedInput(_Input):
     """Newline-delimited JSON files: each line is one item."""
 
     kind: Literal["delimited"] = "delimited"
@@ -269,7 +341,7 @@ class DelimitedInput(StrictModel):
     excludes: list[str] = Field(default_factory=list)
 
 
-class ArtifactsInput(StrictModel):
+class ArtifactsInput(_Input):
     """The outputs of earlier jobs, by artifact id or `job_id/output_name`; records lineage."""
 
     kind: Literal["artifacts"] = "artifacts"
@@ -277,6 +349,10 @@ class ArtifactsInput(StrictModel):
 
 
 JobInput = Annotated[ItemsInput | FilesInput | DelimitedInput | ArtifactsInput, Field(discriminator="kind")]
+#: the values of `input.kind`
+INPUT_KINDS = tuple(
+    get_args(m.model_fields["kind"].annotation)[0] for m in (ItemsInput, FilesInput, DelimitedInput, ArtifactsInput)
+)
 
 
 class Webhook(StrictModel):
@@ -284,7 +360,7 @@ class Webhook(StrictModel):
 
     url: str = Field(pattern=r"^https?://", description="an http:// or https:// URL")
     secret: str | None = Field(default=None, repr=False)
-    max_attempts: int = Field(default=5, ge=1, le=20)
+    max_attempts: Count = Field(default=5, ge=1, le=20)
 
 
 class JobSpec(StrictModel):
@@ -301,16 +377,33 @@ class JobSpec(StrictModel):
     step_version: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     input: JobInput
-    batch_size: int = Field(default=100, ge=1, le=100_000)
-    workers: int = Field(default=1, ge=1, le=256)
-    max_attempts: int = Field(default=3, ge=1, le=100)
-    max_item_failures: int = Field(default=0, ge=0, description="item failures tolerated before the job fails")
+    batch_size: Count = Field(default=100, ge=1, le=100_000)
+    workers: Count = Field(default=1, ge=1, le=256)
+    max_attempts: Count = Field(default=3, ge=1, le=100)
+    max_item_failures: Count = Field(default=0, ge=0, description="item failures tolerated before the job fails")
     timeout: float | None = Field(default=None, gt=0, description="seconds from the start of the run")
     start_at: datetime | None = None
     stop_at: datetime | None = None
     tags: list[str] = Field(default_factory=list)
     parent_id: str | None = None
     webhook: Webhook | None = None
+
+    @field_validator("params")
+    @classmethod
+    def _params_not_too_deep(cls, params: dict[str, Any]) -> dict[str, Any]:
+        return _shallow(params)
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _kind_given(cls, value: Any) -> Any:
+        """A missing `kind` is refused naming its choices (pydantic's own error names neither)."""
+        if isinstance(value, dict) and "kind" not in value:
+            raise PydanticCustomError(
+                "union_tag_not_found",
+                "say which kind of input this is: input.kind, one of {expected_tags}",
+                {"discriminator": "'kind'", "expected_tags": ", ".join(f"'{k}'" for k in INPUT_KINDS)},
+            )
+        return value
 
     @model_validator(mode="after")
     def _window(self) -> JobSpec:

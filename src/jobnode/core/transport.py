@@ -2,12 +2,18 @@
 
 Retries: connect errors, 429 and 5xx are retried with exponential backoff and full jitter, honouring
 `Retry-After`. A request that is not idempotent (POST, PATCH) is retried only when it carries an idempotency
-key, or when the connection failed before anything was sent.
+key, or when the connection failed before anything was sent. `RetryPolicy` is the one backoff policy of jobnode:
+the transport, the waits and the local service's webhook delivery use it.
+
+URLs may carry secrets (a user and password, a signature in the query string): importing this module makes httpx's
+own request log (`HTTP Request: POST https://...`, logged at INFO) show them without user info and with every query
+value masked (`redact_url`), in every process that uses jobnode.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import functools
 import logging
@@ -15,13 +21,15 @@ import random
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from jobnode.core.errors import APIError, TransportError, error_class_for
+from jobnode.core.ratelimit import RequestLimiter
 
 log = logging.getLogger("jobnode.transport")
 
@@ -43,6 +51,20 @@ class RetryPolicy:
         """Full-jitter exponential backoff before retry number `attempt` (1-based)."""
         cap = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
         return random.uniform(cap / 2, cap)
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number `attempt`: the backoff, or longer when the server asked for longer
+        (`Retry-After`, capped at `retry_after_max`).
+
+        Example:
+            ```python
+            RetryPolicy(backoff_base=0.5).delay(3, retry_after=10.0)  # 10.0
+            ```
+        """
+        wait = self.backoff(attempt)
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.retry_after_max))
+        return wait
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -81,6 +103,36 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def redact_url(url: str | httpx.URL) -> str:
+    """A URL fit for logs and errors: no user or password, every query value masked, no fragment.
+
+    Example:
+        ```python
+        redact_url("https://user:pw@example.com/hook?sig=abc&v=2")  # "https://example.com/hook?sig=***&v=***"
+        ```
+    """
+    parts = urlsplit(str(url))
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    query = "&".join(f"{name}=***" for name, _ in parse_qsl(parts.query, keep_blank_values=True))
+    return f"{parts.scheme}://{host}{parts.path}" + (f"?{query}" if query else "")
+
+
+class _RedactURLs(logging.Filter):
+    """Redacts the URLs of httpx's log records (its request line logs the URL as given, secrets and all)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
+            record.args = tuple(redact_url(a) if isinstance(a, httpx.URL) else a for a in record.args)
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactURLs())
 
 
 @functools.cache
@@ -141,19 +193,25 @@ class Transport:
         limits: httpx.Limits | None = None,
         http: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: keeps this connection within the platform's limits (shared by every request of this transport)
+        self.limiter = limiter
         self.platform = platform
         self.retry = retry or RetryPolicy()
         self._error_parser = error_parser
         self._sleep = sleep
         self._owns_http = http is None
+        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        #: how many connections the pool holds (None when the caller brought its own client)
+        self._pool_size = limits.max_connections if http is None else None
         self.http = http or httpx.AsyncClient(
             base_url=self.base_url,
             auth=auth,
             headers={"User-Agent": "jobnode", **(headers or {})},
             timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout, connect=10.0),
-            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            limits=limits,
             verify=shared_ssl_context(),
         )
 
@@ -189,22 +247,26 @@ class Transport:
             last_attempt = attempt >= self.retry.max_attempts
             try:
                 # no params at all (not {}) keeps a query already in `url` (httpx drops it for empty params)
-                response = await self.http.request(
-                    method, url, params=clean_params or None, json=json, content=content, headers=headers
-                )
+                async with self._slot():
+                    response = await self.http.request(
+                        method, url, params=clean_params or None, json=json, content=content, headers=headers
+                    )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached the server: always safe to retry.
                 if last_attempt:
-                    raise TransportError(self._unreachable(method, url, exc)) from exc
+                    raise TransportError(self._failed(method, url, exc)) from exc
                 await self._wait(attempt, None, f"{type(exc).__name__}")
                 continue
             except httpx.TransportError as exc:
                 if last_attempt or not may_retry:
-                    raise TransportError(self._unreachable(method, url, exc)) from exc
+                    raise TransportError(self._failed(method, url, exc)) from exc
                 await self._wait(attempt, None, f"{type(exc).__name__}")
                 continue
             if response.status_code < 400:
                 return response
+            if response.status_code == 429 and self.limiter is not None:
+                # the platform is over its limit for this caller: slow the whole connection, not just this request
+                self.limiter.pause(retry_after_seconds(response) or self.retry.backoff(attempt))
             if response.status_code in self.retry.statuses and may_retry and not last_attempt:
                 await response.aread()
                 await self._wait(attempt, retry_after_seconds(response), f"HTTP {response.status_code}")
@@ -221,6 +283,8 @@ class Transport:
         kwargs: dict[str, Any] = {"params": clean_params}
         if timeout is not None:
             kwargs["timeout"] = timeout
+        if self.limiter is not None:
+            await self.limiter.admit()
         try:
             async with self.http.stream(method, url, **kwargs) as response:
                 if response.status_code >= 400:
@@ -228,7 +292,7 @@ class Transport:
                     raise self.to_error(response)
                 yield response
         except httpx.TransportError as exc:
-            raise TransportError(self._unreachable(method, url, exc)) from exc
+            raise TransportError(self._failed(method, url, exc)) from exc
 
     async def resumable_lines(self, url: str, *, skip: int = 0) -> AsyncIterator[str]:
         """The non-empty lines of a JSON-lines resource that takes a `skip` query parameter (lines to leave out).
@@ -253,6 +317,9 @@ class Transport:
                     raise
                 await self._wait(attempt, retry_after, type(exc).__name__)
 
+    def _slot(self) -> AbstractAsyncContextManager[None]:
+        return self.limiter.slot() if self.limiter is not None else contextlib.nullcontext()
+
     def to_error(self, response: httpx.Response) -> APIError:
         message, code, details = self._error_parser(response)
         cls = error_class_for(response.status_code)
@@ -265,16 +332,41 @@ class Transport:
             retry_after=retry_after_seconds(response),
         )
 
-    def _unreachable(self, method: str, url: str, exc: Exception) -> str:
+    def _failed(self, method: str, url: str, exc: Exception) -> str:
+        """What went wrong on the way to the platform, and what to do: a busy pool or a slow answer is not a
+        service that cannot be reached."""
+        where = f"the {self.platform} service at {self.base_url}"
+        timeout = self.http.timeout
+        if isinstance(exc, httpx.PoolTimeout):
+            pool = f"{self._pool_size} pooled connections" if self._pool_size else "pooled connections"
+            return (
+                f"no free connection to {where} within {timeout.pool}s ({method} {url}): all of this client's {pool} "
+                "stayed busy (open streams or requests); the service was not asked. Send fewer requests at once on "
+                "one client, or raise the timeout"
+            )
+        if isinstance(exc, httpx.ConnectTimeout):
+            return (
+                f"{where} did not accept a connection within {timeout.connect}s ({method} {url}); check the URL "
+                "and that the network reaches it"
+            )
+        if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout):
+            seconds = timeout.read if isinstance(exc, httpx.ReadTimeout) else timeout.write
+            return (
+                f"{where} did not answer {method} {url} within {seconds}s; it may be overloaded: try again, or "
+                "raise the timeout setting"
+            )
+        if isinstance(exc, httpx.ConnectError):
+            return (
+                f"could not reach {where} ({method} {url}): {str(exc) or 'connection refused'}; check that it is "
+                "running and the URL is right"
+            )
         return (
-            f"could not reach the {self.platform} service at {self.base_url} ({method} {url}): "
-            f"{type(exc).__name__}: {exc or 'no detail'}; check that it is running and the URL is right"
+            f"the connection to {where} broke during {method} {url}: {type(exc).__name__}: {str(exc) or 'no detail'}; "
+            "check that it is running and try again (its log says why if it goes on)"
         )
 
     async def _wait(self, attempt: int, retry_after: float | None, why: str) -> None:
-        delay = self.retry.backoff(attempt)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.retry.retry_after_max))
+        delay = self.retry.delay(attempt, retry_after)
         log.info("%s: %s, retry %d in %.2fs", self.platform, why, attempt, delay)
         await self._sleep(delay)
 

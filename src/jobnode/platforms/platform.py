@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from jobnode.core.backend import Backend, Capabilities
 from jobnode.core.errors import ConfigurationError
+from jobnode.core.ratelimit import RequestLimiter
 
 S = TypeVar("S", bound="PlatformSettings")
 
@@ -63,6 +64,12 @@ class PlatformSettings(BaseModel):
     def own_fields(cls) -> dict[str, Any]:
         """The platform's own fields (besides url, token and timeout): name -> pydantic `FieldInfo`."""
         return {name: info for name, info in cls.model_fields.items() if name not in cls.COMMON}
+
+    def limiter(self) -> RequestLimiter | None:
+        """What keeps one process within this platform's limits (None when no limit is set)."""
+        if self.requests_per_second is None and self.max_concurrency is None:
+            return None
+        return RequestLimiter(rate=self.requests_per_second, concurrency=self.max_concurrency)
 
     def secret(self) -> str | None:
         """The token's value (never shown in a repr)."""

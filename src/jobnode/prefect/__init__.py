@@ -17,12 +17,12 @@ Example:
     ```
 """
 
+from jobnode.client import LogSummary
 from jobnode.prefect.blocks import JobnodeJob, JobnodeJobRun
 from jobnode.prefect.context import flow_run_tag
 from jobnode.prefect.credentials import BLOCKS, JobnodeCredentials
 from jobnode.prefect.flows import run_batch_job
 from jobnode.prefect.hooks import cancel_remote_jobs, undo_submitted_job
-from jobnode.prefect.models import LogSummary
 from jobnode.prefect.tasks import (
     cancel_job,
     cancel_job_sync,

@@ -20,9 +20,9 @@ from prefect.artifacts import (
     aupdate_progress_artifact,
 )
 
-from jobnode.core.models import Job, LogEntry, LogLevel
+from jobnode.client import LogSummary, format_entry
+from jobnode.core.models import Job, LogLevel
 from jobnode.prefect.context import Logger, artifact_key, in_run
-from jobnode.prefect.models import LogSummary
 from jobnode.progress import Throttle, describe
 
 #: how often the progress artifact may be rewritten (state changes always are)
@@ -107,20 +107,6 @@ class ProgressReport:
             self.logger.warning("could not update the progress artifact of job %s: %s", job.id, exc)
 
 
-def format_entry(job_id: str, entry: LogEntry) -> str:
-    """One job log entry as one line of the run log."""
-    parts = [job_id, f"{entry.time:%H:%M:%S.%f}"[:-3], entry.kind]
-    if entry.item is not None:
-        parts.append(f"item={entry.item}")
-    if entry.status:
-        parts.append(entry.status)
-    if entry.duration_ms is not None:
-        parts.append(f"{entry.duration_ms:.1f}ms")
-    if entry.message:
-        parts.append(entry.message)
-    return " ".join(parts)
-
-
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -132,6 +118,7 @@ def logs_markdown(summary: LogSummary, job: Job) -> str:
         "",
         describe(job),
         "",
+        *([f"[Open the job]({job.url})", ""] if job.url else []),
         "| level | entries |",
         "|---|---:|",
     ]
@@ -141,7 +128,7 @@ def logs_markdown(summary: LogSummary, job: Job) -> str:
     lines.append(f"| **all** | **{summary.entries}** |")
     if summary.first_errors:
         lines += ["", f"**First {len(summary.first_errors)} errors**", ""]
-        lines += [f"- `{e.time:%H:%M:%S}` {_cell(format_entry(job.id, e))}" for e in summary.first_errors]
+        lines += [f"- {_cell(format_entry(e))}" for e in summary.first_errors]
     return "\n".join(lines)
 
 

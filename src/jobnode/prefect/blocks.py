@@ -10,7 +10,7 @@ from pydantic import Field
 
 from jobnode.core.models import DeletePlan, Job, JobResult, JobSpec, LogEntry
 from jobnode.prefect import jobs
-from jobnode.prefect.credentials import BLOCKS, DOCS_URL, LOGO_URL, JobnodeCredentials
+from jobnode.prefect.credentials import BLOCKS, JobnodeCredentials
 
 if TYPE_CHECKING:
     AnyCredentials = JobnodeCredentials
@@ -77,8 +77,9 @@ class JobnodeJobRun(JobRun[JobResult]):
 class JobnodeJob(JobBlock[JobResult]):
     """A remote batch job template: what to run, where, and how long to wait for it.
 
-    `trigger()` submits the job (idempotently within a flow run, as `submit_job` does) and returns a
-    `JobnodeJobRun`.
+    `trigger()` starts a new run of the job each time it is called, as Prefect's other job blocks do, and returns
+    a `JobnodeJobRun`. `trigger(key=...)` is idempotent within a flow run instead, as `submit_job` is: a retried
+    task or a retry of the flow run after a crash gets the job that key started.
 
     Example:
         ```python
@@ -95,8 +96,6 @@ class JobnodeJob(JobBlock[JobResult]):
     """
 
     _block_type_name = "Jobnode Job"
-    _logo_url = LOGO_URL
-    _documentation_url = DOCS_URL
     _code_example = """
         from jobnode.prefect import JobnodeJob
 
@@ -119,8 +118,17 @@ class JobnodeJob(JobBlock[JobResult]):
         default=10.0, gt=0, description="Seconds between progress lines in the run log; state changes always show."
     )
 
-    async def trigger(self) -> JobnodeJobRun:
-        """Submit the job and return its run."""
+    async def trigger(self, *, key: str | None = None) -> JobnodeJobRun:
+        """Start a new run of the job and return it; with `key`, the run this flow run already started under that
+        key, if any (see `submit_job`).
+
+        Example:
+            ```python
+            nightly = await JobnodeJob.aload("nightly")
+            run = await nightly.trigger()                      # a new job on every call
+            run = await nightly.trigger(key="2026-01-31")      # one job per flow run and key, whatever the retries
+            ```
+        """
         async with self.credentials.get_async_client() as client:
-            job = await jobs.submit(client, self.spec)
+            job = await jobs.submit(client, self.spec, key=key, idempotent=key is not None)
         return JobnodeJobRun(self, job)

@@ -1,8 +1,8 @@
 """The Prefect run that jobnode code runs in: its flow run id, the tag and idempotency key derived from it, its logger.
 
 A remote job outlives the Python process that submitted it, so everything that must find the job again (a retried
-task, a re-run of the same flow run, an `on_cancellation` hook running in another process) derives it from durable
-facts: the flow run id, stored on the job as a tag, and an idempotency key computed from the flow run id and the job.
+task, a retry of the flow run, an `on_cancellation` hook running in another process) derives it from durable facts:
+the flow run id, stored on the job as a tag, and idempotency keys computed from the flow run id and the request.
 """
 
 from __future__ import annotations
@@ -51,20 +51,23 @@ def tagged(spec: JobSpec, flow_run_id: str | None) -> JobSpec:
     return spec.model_copy(update={"tags": [*spec.tags, flow_run_tag(flow_run_id)]})
 
 
-def idempotency_key(flow_run_id: str | None, spec: JobSpec, key: str | None = None, generation: int = 0) -> str | None:
-    """The idempotency key of one submit: the same flow run submitting the same job (or the same `key`) gets the
-    same key, so a retried task or a re-run of the flow run reattaches to the job it started.
+def submit_key(flow_run_id: str | None, key: str | None = None) -> str | None:
+    """What stays the same across the tries of one submit (`AsyncJobs.submit_or_reattach`'s `key`): the flow run,
+    and the caller's `key` when it gives one, so that a retried task or a retry of the flow run finds the job it
+    started, while the request itself (part of every idempotency key) tells apart two different jobs.
 
     Task run names and ids are no use here: Prefect gives a task run a new random name and id on each run of the
-    flow, so the key is built from the flow run id and what is submitted. Outside a flow run only an explicit `key`
-    makes a submit idempotent. `generation` moves on to a fresh key once the job of the previous one was deleted.
+    flow. Outside a flow run only an explicit `key` makes a submit idempotent.
+
+    Example:
+        ```python
+        submit_key("0f3e...", None)   # 'prefect-5d41402abc4b2a76b9719d91'
+        ```
     """
     if flow_run_id is None and key is None:
         return None
-    what = key if key is not None else spec.model_dump_json()
-    digest = hashlib.sha256(f"{flow_run_id or ''}\n{what}".encode()).hexdigest()[:32]
-    base = f"prefect-{flow_run_id}-{digest}" if flow_run_id else f"prefect-{digest}"
-    return f"{base}-{generation}" if generation else base
+    digest = hashlib.sha256(f"{flow_run_id or ''}\n{key or ''}".encode()).hexdigest()[:24]
+    return f"prefect-{digest}"
 
 
 def run_logger() -> Logger:

@@ -22,7 +22,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
+from prefect.blocks.core import Block, schema_extra
+from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from jobnode.client import AsyncClient, Client
@@ -36,8 +37,18 @@ _CODE_EXAMPLE = """
         job = await client.jobs.create(name="nightly", step="sentiment", items=["good", "bad"])
     """
 _LOCAL = get_platform("local")
-DOCS_URL = HttpUrl("https://github.com/jobnode/jobnode/blob/main/docs/prefect.md")
-LOGO_URL = HttpUrl("https://raw.githubusercontent.com/jobnode/jobnode/main/docs/prefect-logo.png")
+
+
+def _platform_required(schema: dict[str, Any], model: type[Block]) -> None:
+    """Prefect's block schema, with `platform` required.
+
+    Every other field has a default, so without this any object would validate as these credentials: a deployment
+    parameter given as a block reference (`{"$ref": {"block_document_id": ...}}`) would then match both the
+    reference and the block in the `oneOf` Prefect checks parameters against, and be refused; and the blocks of two
+    platforms could not be told apart. `platform` still defaults to the block's own platform in Python.
+    """
+    schema_extra(schema, model)
+    schema["required"] = sorted({*schema.get("required", []), "platform"})
 
 
 class JobnodeCredentials(CredentialsBlock):
@@ -56,10 +67,11 @@ class JobnodeCredentials(CredentialsBlock):
         ```
     """
 
+    # no `_logo_url` or `_documentation_url`: jobnode has no public web home to point at (docs/prefect.md ships
+    # with the project), and a guessed address would be a broken link in Prefect's UI
     _block_type_name = "Jobnode Credentials"
-    _logo_url = LOGO_URL
-    _documentation_url = DOCS_URL
     _code_example = _CODE_EXAMPLE.format(name="JobnodeCredentials")
+    model_config = ConfigDict(json_schema_extra=_platform_required)
 
     platform: Literal["local"] = Field(default="local", description="The jobnode platform these credentials are for.")
     url: str | None = Field(
@@ -74,6 +86,12 @@ class JobnodeCredentials(CredentialsBlock):
         description="The service's bearer token; when empty, the JOBNODE_TOKEN variable.",
     )
     timeout: float = Field(default=30.0, gt=0, description="Seconds before one HTTP request times out.")
+    requests_per_second: float | None = Field(
+        default=None, gt=0, description=_LOCAL.settings.model_fields["requests_per_second"].description
+    )
+    max_concurrency: int | None = Field(
+        default=None, ge=1, description=_LOCAL.settings.model_fields["max_concurrency"].description
+    )
 
     @field_validator("url")
     @classmethod
@@ -132,10 +150,12 @@ def credentials_block(platform: Platform) -> type[JobnodeCredentials]:
     """The credentials block of a platform: `JobnodeCredentials` with the platform's settings as fields."""
     settings = platform.settings.model_fields
     fields: dict[str, Any] = {
-        "platform": (Literal[platform.name], Field(default=platform.name, description="The jobnode platform.")),  # type: ignore[valid-type]
+        "platform": (Literal[platform.name], Field(default=platform.name, description="The jobnode platform.")),
         "url": _field(settings["url"], optional=True, env="JOBNODE_URL"),
         "token": _field(settings["token"], optional=True, env="JOBNODE_TOKEN"),
         "timeout": _field(settings["timeout"], optional=False),
+        "requests_per_second": _field(settings["requests_per_second"], optional=False),
+        "max_concurrency": _field(settings["max_concurrency"], optional=False),
     }
     for name, info in platform.settings.own_fields().items():
         fields[name] = _field(info, optional=False)

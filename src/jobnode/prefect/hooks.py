@@ -5,7 +5,9 @@ kills the flow's process and runs the hook in another one (the runner), so the h
 memory: it finds the flow run's jobs by their `prefect-flow-run:<id>` tag and cancels those that have not ended.
 
 `undo_submitted_job` is the `on_rollback` hook of the submit tasks: when a task after the submit fails inside a
-Prefect `transaction()`, the job is cancelled and deleted with its outputs (where the lineage rules allow).
+Prefect `transaction()`, the job is cancelled and deleted with its outputs (where the lineage rules allow). A task
+run attempt that Prefect will retry rolls back too (each attempt is a transaction of its own): its job is kept,
+so that the retry reattaches to it instead of starting a second one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from prefect import Flow
 from prefect.blocks.core import Block
 from prefect.client.schemas.objects import FlowRun, State
+from prefect.context import TaskRunContext
 from prefect.flows import FlowStateHook
 from prefect.transactions import Transaction
 
@@ -54,7 +57,7 @@ def cancel_remote_jobs(
         resolved = await _resolve(credentials, (flow_run.parameters or {}).get(parameter))
         async with async_client(resolved) as client:
             cancelled = await cancel_flow_run_jobs(client, str(flow_run.id))
-        if not cancelled:
+        if not cancelled and client.backend.capabilities.cancel:
             run_logger().info("flow run %s has no running jobs to cancel", flow_run.id)
 
     return cancel_remote_jobs
@@ -85,13 +88,28 @@ def _block_reference(value: Any) -> dict[str, Any] | None:
 
 
 def undo_submitted_job(txn: Transaction) -> None:
-    """Roll back a submit: cancel the job it started and delete it with its outputs.
+    """Roll back a submit: cancel the job it started and delete it with its outputs, unless the rollback is that
+    of a task run attempt that Prefect will run again.
 
     A sync hook, because Prefect's hook type is sync; an async transaction runs it on a worker thread.
     """
     job_id = txn.get(TXN_JOB_ID, None)
-    if job_id is not None:
-        run_sync(_undo(job_id, txn.get(TXN_CREDENTIALS, None)))
+    if job_id is None:
+        return
+    if _will_run_again():
+        run_logger().info("job %s is kept: the task run that rolled back will run again and reattach to it", job_id)
+        return
+    run_sync(_undo(job_id, txn.get(TXN_CREDENTIALS, None)))
+
+
+def _will_run_again() -> bool:
+    """Whether the task run whose failed attempt is rolling back will run again (it has retries left).
+
+    A rollback runs inside the engine of the task run that failed, before the engine decides on a retry, so this
+    counts the attempts as the engine will (a `retry_condition_fn` is not consulted: it needs the exception).
+    """
+    context = TaskRunContext.get()
+    return context is not None and context.task_run.run_count <= context.task.retries
 
 
 async def _undo(job_id: str, credentials: JobnodeCredentials | None) -> None:

@@ -28,12 +28,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.transactions import get_transaction
 
-from jobnode.client import CleanupReport, build_spec
+from jobnode.client import CleanupReport, LogSummary, build_spec
 from jobnode.core.models import Job, JobSpec, LogLevel
 from jobnode.prefect import jobs
 from jobnode.prefect.credentials import JobnodeCredentials, async_client
 from jobnode.prefect.hooks import TXN_CREDENTIALS, TXN_JOB_ID, undo_submitted_job
-from jobnode.prefect.models import LogSummary
 from jobnode.prefect.sync import run_sync
 
 # -- submit ------------------------------------------------------------------------------------------------------
@@ -41,7 +40,7 @@ from jobnode.prefect.sync import run_sync
 
 @task(
     name="Submit jobnode job",
-    description="Creates a remote batch job, or reattaches to the one this flow run already created for it.",
+    description="Creates a remote batch job, or reattaches to the one this flow run already started for it.",
     cache_policy=NO_CACHE,
 )
 async def submit_job(
@@ -49,15 +48,21 @@ async def submit_job(
     *,
     credentials: JobnodeCredentials | None = None,
     key: str | None = None,
+    retry_from_failure: bool = False,
     **fields: Any,
 ) -> Job:
-    """Submit a job, idempotently: a retried task or a re-run of the same flow run gets the job it started.
+    """Submit a job, idempotently: a retried task, or a retry of the flow run after a crash, gets the job it
+    started; a retry after the job failed, was cancelled or timed out starts a new one; a changed request is a new
+    job.
 
     Args:
         spec: the job (`jobnode.JobSpec`); or give its fields as keyword arguments, as to `client.jobs.create`
             (`name`, `step`, `params`, `items=`/`files=`/`delimited=`/`artifacts=`, `batch_size`, `tags`, ...).
         credentials: where the job runs; by default `JOBNODE_URL` and `JOBNODE_TOKEN`.
-        key: tells apart two submits of the same spec in one flow run (by default the spec itself is the key).
+        key: tells apart two submits of the same request in one flow run (by default they are one job).
+        retry_from_failure: a retry after the job failed runs only its failed items again, as a new job (where the
+            platform can resubmit; elsewhere the whole request runs again). Its results are then split between the
+            two jobs: `client.jobs.resubmission_chain(job)` lists both.
 
     Returns:
         The job, tagged `prefect-flow-run:<flow run id>` so that cancelling the flow run can find it.
@@ -71,7 +76,7 @@ async def submit_job(
         raise ValueError(f"pass either spec= or the job's fields ({', '.join(fields)}), not both")
     job_spec = spec if spec is not None else build_spec(**fields)
     async with async_client(credentials) as client:
-        job = await jobs.submit(client, job_spec, key=key)
+        job = await jobs.submit(client, job_spec, key=key, retry_from_failure=retry_from_failure)
     txn = get_transaction()
     if txn is not None:
         txn.set(TXN_JOB_ID, job.id)
@@ -81,7 +86,7 @@ async def submit_job(
 
 @task(
     name="Submit jobnode job",
-    description="Creates a remote batch job, or reattaches to the one this flow run already created for it.",
+    description="Creates a remote batch job, or reattaches to the one this flow run already started for it.",
     cache_policy=NO_CACHE,
 )
 def submit_job_sync(
@@ -89,6 +94,7 @@ def submit_job_sync(
     *,
     credentials: JobnodeCredentials | None = None,
     key: str | None = None,
+    retry_from_failure: bool = False,
     **fields: Any,
 ) -> Job:
     """The sync twin of `submit_job`.
@@ -98,7 +104,9 @@ def submit_job_sync(
         job = submit_job_sync(name="nightly", step="sentiment", items=["good", "bad"])
         ```
     """
-    return run_sync(submit_job.fn(spec, credentials=credentials, key=key, **fields))
+    return run_sync(
+        submit_job.fn(spec, credentials=credentials, key=key, retry_from_failure=retry_from_failure, **fields)
+    )
 
 
 submit_job.on_rollback(undo_submitted_job)

@@ -11,7 +11,8 @@ Headers: `X-Jobnode-Delivery` (the same id on every retry of a batch, so that a 
 `X-Jobnode-Attempt`, `X-Jobnode-Timestamp` (Unix seconds) and, when the webhook has a secret,
 `X-Jobnode-Signature: sha256=<hex>`, the HMAC-SHA256 under the secret of `<timestamp>.<body>` (check it with
 `verify_signature`). A 2xx answer delivers the batch; a connection error, a timeout, 408, 425, 429 or a 5xx is
-retried (honouring `Retry-After`) until the webhook's `max_attempts`; any other answer fails the delivery at once.
+retried (honouring `Retry-After`) until the webhook's `max_attempts`, with the backoff of `WEBHOOK_RETRY` (jobnode's
+one `RetryPolicy`); any other answer fails the delivery at once.
 """
 
 from __future__ import annotations
@@ -22,16 +23,16 @@ import hmac
 import itertools
 import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
+
+from jobnode.core.transport import RetryPolicy, redact_url, retry_after_seconds
 
 log = logging.getLogger("jobnode.delivery")
 
@@ -39,7 +40,14 @@ DELIVERY_HEADER = "X-Jobnode-Delivery"
 ATTEMPT_HEADER = "X-Jobnode-Attempt"
 TIMESTAMP_HEADER = "X-Jobnode-Timestamp"
 SIGNATURE_HEADER = "X-Jobnode-Signature"
-RETRY_STATUSES = frozenset({408, 425, 429})
+#: how deliveries are retried: 0.5 s doubling up to 30 s, `Retry-After` honoured up to 30 s; the number of attempts
+#: is each webhook's `max_attempts`
+WEBHOOK_RETRY = RetryPolicy(
+    backoff_base=0.5,
+    backoff_max=30.0,
+    retry_after_max=30.0,
+    statuses=frozenset({408, 425, 429, *range(500, 600)}),
+)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -71,16 +79,9 @@ def verify_signature(
         age = abs((time.time() if now is None else now) - float(timestamp))
     except ValueError:
         return False
-    return age <= tolerance and hmac.compare_digest(sign(secret, timestamp, body), signature)
-
-
-def redact(url: str) -> str:
-    """A URL fit for logs and errors: no user, password, query or fragment (they may hold credentials)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}"
+    # compared as bytes: `compare_digest` refuses str with non-ASCII characters (a forged header may hold any)
+    expected = sign(secret, timestamp, body).encode()
+    return age <= tolerance and hmac.compare_digest(expected, signature.encode("utf-8", "surrogatepass"))
 
 
 @dataclass(frozen=True)
@@ -185,12 +186,10 @@ class Deliverer:
         *,
         workers: int = 8,
         timeout: float = 10.0,
-        backoff: float = 0.5,
-        max_backoff: float = 30.0,
+        retry: RetryPolicy = WEBHOOK_RETRY,
     ) -> None:
         self._report = report
-        self._backoff = backoff
-        self._max_backoff = max_backoff
+        self._retry = retry
         self._http = httpx.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": "jobnode-webhook"})
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jobnode-delivery")
         self._timers: list[tuple[float, int, _Attempts]] = []
@@ -227,8 +226,7 @@ class Deliverer:
             self._finish(state, delivered=False, error=error)
             return
         state.retried.append(error)
-        base = min(self._max_backoff, self._backoff * 2 ** (state.attempt - 1))
-        delay = max(retry_after or 0.0, random.uniform(base / 2, base))
+        delay = self._retry.delay(state.attempt, retry_after)
         log.info("delivery %s attempt %d failed (%s); retrying in %.1fs", d.id, state.attempt, error, delay)
         with self._cond:
             heapq.heappush(self._timers, (time.monotonic() + delay, next(self._seq), state))
@@ -248,12 +246,12 @@ class Deliverer:
         try:
             response = self._http.post(d.url, content=d.body, headers=headers)
         except httpx.HTTPError as exc:
-            return f"{type(exc).__name__} posting to {redact(d.url)}", 0.0
+            return f"{type(exc).__name__} posting to {redact_url(d.url)}", 0.0
         if response.is_success:
             return None, None
-        error = f"HTTP {response.status_code} from {redact(d.url)}"
-        if response.status_code in RETRY_STATUSES or response.status_code >= 500:
-            return error, _retry_after(response.headers.get("Retry-After"), self._max_backoff)
+        error = f"HTTP {response.status_code} from {redact_url(d.url)}"
+        if response.status_code in self._retry.statuses:
+            return error, retry_after_seconds(response) or 0.0
         return error, None
 
     def _finish(self, state: _Attempts, *, delivered: bool, error: str | None = None) -> None:
@@ -283,12 +281,3 @@ class Deliverer:
                 self._pool.submit(self._attempt, state)
             except RuntimeError:  # the pool was shut down by close()
                 return
-
-
-def _retry_after(value: str | None, cap: float) -> float:
-    if value is None:
-        return 0.0
-    try:
-        return min(cap, max(0.0, float(value)))
-    except ValueError:
-        return 0.0

@@ -13,27 +13,37 @@ at `/`, `**` does not, `[...]` and `{a,b}` work as in shells.
 
 Local files must lie under one of the service's allowed roots (`jobnode serve --allow-root`; by default its data
 directory and its current directory): paths are resolved, `..` and symlinks included, before they are checked.
+
+Other protocols are refused unless the person running the service allows them (`--allow-protocol s3`): a job's
+input must not make the service fetch any URL and hand its content back (a dry run answers the items). A URL that
+names a host (`http`, `ftp`, `sftp`, ...) is also refused when the host is a loopback, link-local or private address
+(the service's own machine and network), unless that host is allowed (`--allow-host`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import fsspec
 from fsspec.utils import get_protocol
 
-from jobnode.core.models import ArtifactsInput, DelimitedInput, FilesInput, ItemsInput, JobInput
+from jobnode.core.models import MAX_NESTING, ArtifactsInput, DelimitedInput, FilesInput, ItemsInput, JobInput, too_deep
 from jobnode.service.runner import item_label
 from jobnode.service.store import Store
 
 LOCAL_PROTOCOLS = frozenset({"file", "local"})
+#: protocols whose URLs name a network host (`s3://bucket/...` names a bucket: its endpoint is the operator's)
+HOST_PROTOCOLS = frozenset({"http", "https", "ftp", "sftp", "ssh", "smb", "webdav", "webhdfs", "hdfs", "dask"})
 # protocols that read local files by a path of their own: they would get around the allowed roots
 LOCAL_BACKED = frozenset(
     {"zip", "tar", "libarchive", "git", "dir", "reference", "simplecache", "filecache", "blockcache", "cached"}
@@ -160,9 +170,21 @@ class InputResolver:
         ```
     """
 
-    def __init__(self, store: Store, *, roots: Sequence[Path]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        roots: Sequence[Path],
+        protocols: Sequence[str] = (),
+        hosts: Sequence[str] = (),
+    ) -> None:
+        """`protocols`: the fsspec protocols besides local files that inputs may use; `hosts`: host names or
+        networks (`127.0.0.1`, `10.0.0.0/8`) that URL inputs may reach though they are not public addresses."""
         self.store = store
         self.roots = tuple(os.path.realpath(r) for r in roots)
+        self.protocols = frozenset(p.lower() for p in protocols)
+        self.host_names = frozenset(h.lower() for h in hosts if not _network(h))
+        self.networks = tuple(n for h in hosts if (n := _network(h)) is not None)
 
     def resolve(self, spec_input: JobInput) -> ResolvedInput:
         """The items of an input.
@@ -285,11 +307,47 @@ class InputResolver:
         visit(top)
         return out
 
+    def _check_remote(self, path: str, where: str) -> None:
+        """Refuse a protocol the service does not allow, and a URL whose host is on this machine or its network."""
+        protocol = get_protocol(path)
+        if protocol not in self.protocols:
+            allowed = ", ".join(sorted(self.protocols)) or "none but local files"
+            raise InputError(
+                where,
+                f"{path!r}: protocol {protocol!r} is not allowed on this service (allowed: {allowed}); whoever runs "
+                f"it can allow it with --allow-protocol {protocol}",
+            )
+        if protocol not in HOST_PROTOCOLS:
+            return
+        try:
+            host = urlsplit(path).hostname
+        except ValueError:
+            host = None
+        if not host:
+            raise InputError(where, f"{path!r} names no host; give a URL such as {protocol}://host/path")
+        if host.lower() in self.host_names:
+            return
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError) as exc:
+            raise InputError(where, f"cannot resolve the host of {path!r}: {exc}") from None
+        for info in infos:
+            address = ipaddress.ip_address(str(info[4][0]).partition("%")[0])
+            if not address.is_global and not any(address in network for network in self.networks):
+                raise InputError(
+                    where,
+                    f"{path!r}: {host} is {address}, an address of this machine or a private network, which inputs "
+                    f"may not reach; whoever runs the service can allow it with --allow-host {host}",
+                )
+
     def _list_remote(self, path: str, where: str) -> list[str]:
         """Files through fsspec: a file, everything under a directory, or everything under a prefix."""
+        self._check_remote(path, where)
+        # fsspec's file systems raise whatever their libraries raise (connection errors, protocol errors, errors of
+        # their own): any failure to list is the input's problem, never the service's
         try:
             fs, stripped = fsspec.core.url_to_fs(path)
-        except (ImportError, ValueError) as exc:
+        except Exception as exc:
             raise InputError(where, f"cannot open {path!r}: {exc}") from None
         try:
             fs.invalidate_cache()  # the service lives long: a listing cached by an earlier job may be stale
@@ -306,8 +364,8 @@ class InputResolver:
                         if not name.startswith(stripped):
                             continue
                         names.extend(sorted(fs.find(name)) if info.get("type") == "directory" else [name])
-        except (OSError, ValueError) as exc:
-            raise InputError(where, f"cannot list {path!r}: {exc}") from None
+        except Exception as exc:
+            raise InputError(where, f"cannot list {path!r}: {type(exc).__name__}: {exc}") from None
         return [fs.unstrip_protocol(n) for n in names]
 
     def _read_lines(self, path: str, into: ResolvedInput) -> None:
@@ -315,8 +373,8 @@ class InputResolver:
         try:
             with fsspec.open(path, "rb") as fh:
                 data = fh.read()
-        except (OSError, ValueError) as exc:
-            raise InputError("input.paths", f"cannot read {path!r}: {exc}") from None
+        except Exception as exc:  # as in `_list_remote`: whatever a file system raises
+            raise InputError("input.paths", f"cannot read {path!r}: {type(exc).__name__}: {exc}") from None
         parse_lines(path, data, into.items, into.rejected)
 
     # -- artifacts ----------------------------------------------------------------------------------------------
@@ -336,19 +394,39 @@ class InputResolver:
                 resolved.items.extend(_records(row["path"]))
             except FileNotFoundError:
                 raise InputError(f"input.artifacts[{i}]", f"artifact {ref!r} was deleted meanwhile") from None
+            except ValueError as exc:
+                raise InputError(f"input.artifacts[{i}]", f"artifact {ref!r} cannot be items: {exc}") from None
             resolved.artifacts.append(row["id"])
         return resolved
 
     def find_artifact(self, ref: str) -> Any:
         """An artifact's row by id or by `job_id/output_name`, or None."""
-        row = self.store.artifact(ref)
+        row = self.store.artifacts.row(ref)
         if row is None and "/" in ref:
             job_id, _, name = ref.partition("/")
-            row = self.store.artifact_by_name(job_id, name)
+            row = self.store.artifacts.by_name(job_id, name)
         return row
 
 
-_DECODER = json.JSONDecoder()
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+#: standard JSON only: `NaN` and `Infinity` are refused (they could not be answered as JSON)
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+#: an escaped UTF-16 surrogate: the line may hold a lone one, which is not text (checked only then: it is rare)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _text_only(value: Any) -> Any:
+    """`value` unless one of its strings holds a lone surrogate (which no UTF-8 store can keep)."""
+    json.dumps(value, ensure_ascii=False).encode("utf-8")
+    return value
+
+
+def _nests_too_deep(line: str, value: Any) -> bool:
+    """Whether a line's value nests deeper than `MAX_NESTING` (counting brackets first spares most lines a walk)."""
+    return line.count("[") + line.count("{") > MAX_NESTING and too_deep(value)
 
 
 def parse_lines(path: str, data: bytes, items: list[Any], rejected: list[tuple[str, str]]) -> None:
@@ -372,29 +450,49 @@ def parse_lines(path: str, data: bytes, items: list[Any], rejected: list[tuple[s
         line = raw.strip()
         if not line:
             continue
+        if _SURROGATE_ESCAPE.search(line) is None:
+            try:
+                value, end = scan(line, 0)
+                if end == len(line) and not _nests_too_deep(line, value):
+                    items.append(value)
+                    continue
+            except (StopIteration, ValueError, RecursionError):
+                pass
         try:
-            value, end = scan(line, 0)
-            if end == len(line):
-                items.append(value)
-                continue
-        except (StopIteration, ValueError):
-            pass
-        try:
-            items.append(_DECODER.decode(line))
+            value = _text_only(_DECODER.decode(line))
+            if _nests_too_deep(line, value):
+                raise RecursionError
+            items.append(value)
+        except RecursionError:
+            rejected.append((f"{path}:{number}", f"line {number} nests more than {MAX_NESTING} levels deep"))
+        except UnicodeEncodeError:
+            rejected.append((f"{path}:{number}", f"line {number} holds a lone surrogate (such as \\ud800), not text"))
         except ValueError as exc:
             rejected.append((f"{path}:{number}", f"line {number} is not JSON: {str(exc)[:REJECTED_REASON_MAX]}"))
 
 
 def _records(path: str) -> Iterator[Any]:
+    """An artifact's records; one that nests too deeply to be an item (a step's result may) raises ValueError."""
     with open(path, encoding="utf-8") as fh:
-        for line in fh:
+        for number, line in enumerate(fh, 1):
             if line.strip():
-                yield json.loads(line)
+                value = json.loads(line)
+                if _nests_too_deep(line, value):
+                    raise ValueError(f"record {number} nests more than {MAX_NESTING} levels deep")
+                yield value
+
+
+def _network(host: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """`host` as a network (`127.0.0.1`, `10.0.0.0/8`, `::1`), or None when it is a host name."""
+    try:
+        return ipaddress.ip_network(host.strip("[]"), strict=False)
+    except ValueError:
+        return None
 
 
 def _is_local(path: str, where: str) -> bool:
     """Whether a path is a local file path; refuses what would read local files around the roots."""
-    if "::" in path:
+    if "::" in re.sub(r"\[[^\]]*\]", "", path):  # `::` chains URLs (an IPv6 host's, in brackets, does not)
         raise InputError(where, f"{path!r}: chained fsspec URLs are not accepted; name the file itself")
     protocol = get_protocol(path)
     if protocol in LOCAL_BACKED:
@@ -412,13 +510,12 @@ def failed_items(store: Store, job_id: str, label: Callable[[Any, int], str] = i
         ```
     """
     out: list[tuple[int, Any]] = []
-    for row in store.dead_letters(job_id):
-        first = store.batch_items(job_id, row["batch"])[0]
+    for row in store.batches.dead_letters(job_id):
+        first = row["first_item"]
         out.extend((first + i, item) for i, item in enumerate(json.loads(row["items"])))
-    for batch, labels in store.failed_item_labels(job_id).items():
-        batch_row = store.batch_row(job_id, batch)
-        if batch_row is None or batch_row["results"] is None:
-            continue  # a dead-lettered batch: its items are listed above
+    failed = store.errors.failed_items(job_id)
+    for batch_row in store.batches.processed(job_id, list(failed)):  # a dead-lettered batch has no results
+        labels = failed[batch_row["idx"]]
         first, results = batch_row["first_item"], json.loads(batch_row["results"])
         for i, item in enumerate(json.loads(batch_row["items"])):
             if results[i] is None and label(item, first + i) in labels:

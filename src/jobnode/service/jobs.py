@@ -23,8 +23,9 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -41,15 +42,18 @@ from jobnode.core.models import (
     JobState,
     PlannedBatch,
     RejectedItem,
+    too_deep,
 )
 from jobnode.service.changes import Subscription
 from jobnode.service.cursors import BadCursor, decode_cursor, encode_cursor
 from jobnode.service.documents import Documents
-from jobnode.service.engine import Engine, EngineConflict, NewJob
-from jobnode.service.errors import Conflict, InvalidRequest, JobDeleted, NotFound, Unprocessable
+from jobnode.service.engine import EncodedBatch, Engine, EngineConflict, NewJob
+from jobnode.service.errors import Conflict, InvalidRequest, JobDeleted, NotFound, TooLarge, Unprocessable
 from jobnode.service.inputs import InputError, ResolvedInput, failed_items
+from jobnode.service.limits import Limits
 from jobnode.service.steps import Step, UnknownStep
-from jobnode.service.store import LogRow
+from jobnode.service.store import LogRow, dumps
+from jobnode.service.store.logs import NATIVE_LOG_SHAPE, LogShape
 from jobnode.service.views import ArtifactRecord, JobRecord, iso, to_micros
 
 #: most entries of a dry run's lists
@@ -87,9 +91,10 @@ class LogPage:
 class JobService:
     """Jobs of one local engine, for every API that serves them."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, limits: Limits | None = None) -> None:
         self._engine = engine
         self._store = engine.store
+        self.limits = limits or Limits()
 
     # -- places and steps ---------------------------------------------------------------------------------------
 
@@ -125,7 +130,7 @@ class JobService:
 
     def plan(self, spec: JobSpec) -> JobPlan:
         """What creating the job would do; nothing is created."""
-        _, _, resolved = self._prepare(spec, None)
+        _, resolved, _ = self._prepare(spec, None)
         return _plan(spec, resolved)
 
     def submit(
@@ -140,16 +145,17 @@ class JobService:
             Unprocessable: an unknown step, wrong parameters, an input that cannot be read.
             Conflict: the key was used for a different request, or its job was deleted.
         """
-        step, params, resolved = self._prepare(spec, items)
+        step, resolved, batches = self._prepare(spec, items)
+        spec_json = spec.model_dump_json()
         new = NewJob(
             spec=spec,
+            spec_json=spec_json,
             step=step,
-            params=params,
-            items=resolved.items,
+            batches=batches,
             input_artifacts=resolved.artifacts,
             rejected=resolved.rejected,
             idempotency_key=idempotency_key,
-            request_hash=hashlib.sha256(spec.model_dump_json().encode()).hexdigest(),
+            request_hash=hashlib.sha256(spec_json.encode()).hexdigest(),
         )
         try:
             job_id, created = self._engine.create(new)
@@ -157,22 +163,51 @@ class JobService:
             raise Conflict(exc.message, details=exc.details) from None
         return Submitted(self.get(job_id), created)
 
-    def _prepare(self, spec: JobSpec, items: Sequence[Any] | None) -> tuple[Step, Any, ResolvedInput]:
+    def _prepare(
+        self, spec: JobSpec, items: Sequence[Any] | None
+    ) -> tuple[Step, ResolvedInput, builtins.list[EncodedBatch]]:
+        """The job's step (its parameters checked), its resolved input and its batches, within the limits."""
         step = self.step(spec.step, spec.step_version)
         try:
-            params = step.params_model.model_validate(spec.params)
+            step.params_model.model_validate(spec.params)
         except ValidationError as exc:
             raise Unprocessable(
                 [("params." + ".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]
             ) from None
-        if spec.parent_id and self._store.job_row(spec.parent_id) is None:
+        if spec.parent_id and self._store.jobs.row(spec.parent_id) is None:
             raise Unprocessable.one("parent_id", f"no job {spec.parent_id!r}")
         if items is not None:
-            return step, params, ResolvedInput(items=list(items))
-        try:
-            return step, params, self._engine.inputs.resolve(spec.input)
-        except InputError as exc:
-            raise Unprocessable.one(exc.field, exc.message) from None
+            resolved = ResolvedInput(items=list(items))
+        else:
+            try:
+                resolved = self._engine.inputs.resolve(spec.input)
+            except InputError as exc:
+                raise Unprocessable.one(exc.field, exc.message) from None
+        return step, resolved, self._batches(resolved, spec.batch_size)
+
+    def _batches(self, resolved: ResolvedInput, size: int) -> builtins.list[EncodedBatch]:
+        """The items cut into batches of JSON text, refused (413) beyond the items and batch-size limits."""
+        items, limits = resolved.items, self.limits
+        if len(items) + len(resolved.rejected) > limits.max_items:
+            raise TooLarge(
+                f"input: the job has {len(items) + len(resolved.rejected):,} items and this service takes at most "
+                f"{limits.max_items:,} per job (--max-items); split it over several jobs",
+                details={"field": "input", "max_items": limits.max_items},
+            )
+        batches: builtins.list[EncodedBatch] = []
+        for first in range(0, len(items), size):
+            chunk = items[first : first + size]
+            text = dumps(chunk)
+            length = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+            if length > limits.max_batch_bytes:
+                raise TooLarge(
+                    f"batch_size: batch {len(batches)} (items {first} to {first + len(chunk) - 1}) is {length:,} "
+                    f"bytes of JSON and this service takes at most {limits.max_batch_bytes:,} per batch "
+                    "(--max-batch-bytes); lower batch_size, or make the items smaller",
+                    details={"field": "batch_size", "batch": len(batches), "max_batch_bytes": limits.max_batch_bytes},
+                )
+            batches.append((first, len(chunk), text))
+        return batches
 
     def resubmit_failed(
         self, job_id: str, overrides: dict[str, Any], *, idempotency_key: str | None = None
@@ -206,7 +241,7 @@ class JobService:
 
     def find(self, job_id: str) -> JobRecord | None:
         """The job, or None when there is none (deleted or never created)."""
-        found = self._store.records([job_id])
+        found = self._store.jobs.records([job_id])
         return found[0] if found else None
 
     def get(self, job_id: str) -> JobRecord:
@@ -223,7 +258,7 @@ class JobService:
         return record
 
     def _missing(self, job_id: str) -> None:
-        tomb = self._store.tombstone(job_id)
+        tomb = self._store.jobs.tombstone(job_id)
         if tomb is not None:
             raise JobDeleted(
                 f"job {job_id} was deleted",
@@ -238,14 +273,18 @@ class JobService:
 
     def exists(self, job_id: str) -> None:
         """Raise as `get` does when the job does not exist (cheaper: reads only its row)."""
-        if self._store.job_row(job_id) is None:
+        if self._store.jobs.row(job_id) is None:
             self._missing(job_id)
+
+    def children(self, job_id: str) -> builtins.list[str]:
+        """The ids of the job's sub-jobs (the jobs whose `parent_id` it is)."""
+        return self._store.jobs.children(job_id)
 
     def get_many(self, job_ids: Sequence[str]) -> list[JobRecord]:
         """The jobs that exist among `job_ids` (in no particular order)."""
         if len(job_ids) > MAX_IDS:
             raise InvalidRequest("ids", f"at most {MAX_IDS} ids in one request")
-        return self._store.records(job_ids)
+        return self._store.jobs.records(job_ids)
 
     def list(
         self,
@@ -254,10 +293,14 @@ class JobService:
         tag: str | None = None,
         name: str | None = None,
         ids: Sequence[str] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
         limit: int = 100,
         cursor: str | None = None,
     ) -> JobPage:
-        """A page of jobs, newest first; pass a page's `next_cursor` (or `prev_cursor`) back for the next one."""
+        """A page of jobs, newest first; pass a page's `next_cursor` (or `prev_cursor`) back for the next one.
+
+        `created_after` (inclusive) and `created_before` (exclusive) bound the jobs' creation times."""
         if ids is not None and len(ids) > MAX_IDS:
             raise InvalidRequest("ids", f"at most {MAX_IDS} ids in one request")
         before = after = None
@@ -266,7 +309,7 @@ class JobService:
             before, after = fields.get("before"), fields.get("after")
         if ids is not None and not cursor:
             limit = max(limit, min(len(ids), MAX_IDS))
-        records = self._store.list_records(
+        records = self._store.jobs.listing(
             states=[s.value for s in states] if states else None,
             tag=tag,
             name=name,
@@ -274,6 +317,8 @@ class JobService:
             limit=limit + 1,
             before_seq=before,
             after_seq=after,
+            created_after=created_after.timestamp() if created_after else None,
+            created_before=created_before.timestamp() if created_before else None,
         )
         more = len(records) > limit
         if after is not None:
@@ -291,16 +336,22 @@ class JobService:
     # -- logs, errors, events, dead letters, results ------------------------------------------------------------
 
     def logs(self, job_id: str, query: LogQuery) -> LogPage:
-        """A page of log entries; `query.cursor` continues a page in either direction."""
-        return self._logs(job_id, query, render=False)
+        """A page of log entries as `LogRow`s; `query.cursor` continues a page in either direction."""
+        return self._logs(job_id, query, shape=None)
+
+    def log_entries_json(self, job_id: str, query: LogQuery, shape: LogShape) -> tuple[builtins.list[str], LogPage]:
+        """A page of log entries, each as JSON text in `shape` (rendered by SQLite: big logs page fast), and the
+        page (for its cursors)."""
+        page = self._logs(job_id, query, shape=shape)
+        return [str(r[1]) for r in page.rows], page
 
     def logs_json(self, job_id: str, query: LogQuery) -> str:
-        """A page of log entries as the native API's JSON body (rendered by SQLite: big logs page fast)."""
-        page = self._logs(job_id, query, render=True)
+        """A page of log entries as the native API's JSON body."""
+        entries, page = self.log_entries_json(job_id, query, NATIVE_LOG_SHAPE)
         tail = json.dumps({"next_cursor": page.next_cursor, "prev_cursor": page.prev_cursor})[1:]
-        return '{"data":[' + ",".join(str(r[1]) for r in page.rows) + "]," + tail
+        return '{"data":[' + ",".join(entries) + "]," + tail
 
-    def _logs(self, job_id: str, query: LogQuery, *, render: bool) -> LogPage:
+    def _logs(self, job_id: str, query: LogQuery, *, shape: LogShape | None) -> LogPage:
         self.exists(job_id)
         after_id = before_id = None
         backwards = False
@@ -310,7 +361,7 @@ class JobService:
             backwards = (query.order == "asc") == (before_id is not None)
         descending = (query.order == "desc") != backwards
         limit = query.limit
-        rows: list[Any] = self._store.logs(
+        rows: list[Any] = self._store.logs.page(
             job_id,
             after_time=to_micros(query.after_time) if query.after_time else None,
             before_time=to_micros(query.before_time) if query.before_time else None,
@@ -320,7 +371,7 @@ class JobService:
             after_id=after_id,
             before_id=before_id,
             descending=descending,
-            render=render,
+            shape=shape,
         )
         more = len(rows) > limit
         rows = rows[:limit]
@@ -342,25 +393,25 @@ class JobService:
         self.exists(job_id)
         return [
             JobError(
-                time=iso(r["time"]),  # type: ignore[arg-type]  # pydantic parses the ISO text
+                time=iso(r["time"]),  # pydantic parses the ISO text
                 item=r["item"],
                 batch=r["batch"],
                 attempt=r["attempt"],
                 message=r["message"],
             )
-            for r in self._store.errors(job_id, limit)
+            for r in self._store.errors.recent(job_id, limit)
         ]
 
     def events(self, job_id: str) -> builtins.list[JobEvent]:
         """The job's lifecycle events, oldest first; still readable after the job was deleted."""
-        rows = self._store.events(job_id)
+        rows = self._store.events.of(job_id)
         if not rows:
             self.exists(job_id)
         return [
             JobEvent(
                 id=r["id"],
                 job_id=r["job_id"],
-                time=iso(r["time"]),  # type: ignore[arg-type]
+                time=iso(r["time"]),
                 type=r["type"],
                 state=r["state"],
                 message=r["message"],
@@ -374,24 +425,26 @@ class JobService:
         return [
             DeadLetter(
                 batch=r["batch"],
-                time=iso(r["time"]),  # type: ignore[arg-type]
+                time=iso(r["time"]),
                 attempts=r["attempts"],
                 error=r["error"],
                 items=json.loads(r["items"]),
             )
-            for r in self._store.dead_letters(job_id)
+            for r in self._store.batches.dead_letters(job_id)
         ]
 
     def result(self, job_id: str, *, sample: int = 10) -> JobResult:
         """The job's progress, its outputs (with their consumers) and its first `sample` results."""
         record = self.get(job_id)
-        outputs = [self.artifact(a.id) for a in record.outputs]
+        outputs = self._store.artifacts.records([a.id for a in record.outputs])
         first: list[Any] = []
         for art in record.outputs[:1]:
             for line in self.artifact_lines(art.id):
                 if len(first) >= sample:
                     break
-                first.append(json.loads(line))
+                value = json.loads(line)
+                if not too_deep(value):  # a step's result may nest deeper than an answer can
+                    first.append(value)
         return JobResult.model_validate(
             {
                 "job_id": job_id,
@@ -410,18 +463,22 @@ class JobService:
         Raises:
             NotFound: no such artifact.
         """
-        found = self._store.artifact_record(artifact_id)
+        found = self._store.artifacts.record(artifact_id)
         if found is None:
             raise NotFound(f"no artifact {artifact_id!r}", details={"field": "artifact_id"})
         return found
 
     def artifact_lines(self, artifact_id: str, *, skip: int = 0) -> Iterator[bytes]:
-        """The artifact's records as JSON lines (with their newline), from record number `skip` on."""
-        path = self.artifact(artifact_id).path
-        with open(path, "rb") as fh:
-            for number, line in enumerate(fh):
-                if number >= skip:
-                    yield line
+        """The artifact's records as JSON lines (with their newline), from record number `skip` on.
+
+        Raises:
+            NotFound: no such artifact (raised now, not while streaming: an answer cut short is no answer).
+        """
+        try:
+            fh = open(self.artifact(artifact_id).path, "rb")  # noqa: SIM115  # closed by the generator
+        except FileNotFoundError:
+            raise NotFound(f"artifact {artifact_id!r} was deleted", details={"field": "artifact_id"}) from None
+        return _lines(fh, skip)
 
     # -- changing jobs ------------------------------------------------------------------------------------------
 
@@ -457,6 +514,13 @@ class JobService:
     def subscribe(self, job_ids: Sequence[str] | None = None) -> Subscription:
         """Notifications of the changes of `job_ids` (every job when None); see `ChangeHub.subscribe`."""
         return self._engine.changes.subscribe(job_ids)
+
+
+def _lines(fh: BinaryIO, skip: int) -> Iterator[bytes]:
+    with fh:
+        for number, line in enumerate(fh):
+            if number >= skip:
+                yield line
 
 
 def _cursor(cursor: str, allowed: set[str]) -> dict[str, int]:

@@ -11,7 +11,9 @@ import ipaddress
 import json
 import logging
 import os
+import signal
 import socket
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,17 +25,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from jobnode.core.errors import ConfigurationError
 from jobnode.service.api import create_app
 from jobnode.service.api.common import native_error
-from jobnode.service.emulation.guards import BodyLimit, LoopbackHostOnly
+from jobnode.service.console import create_console
+from jobnode.service.emulation.guards import BodyLimit, Guarded, LoopbackHostOnly
 from jobnode.service.engine import Engine
 from jobnode.service.jobs import JobService
+from jobnode.service.limits import Limits
+from jobnode.service.views import CONSOLE_PATH
 
 log = logging.getLogger("jobnode.service")
 
 ENDPOINT_FILE = "endpoint.json"
-#: the largest request body accepted by default (a job's inline items travel in it)
-MAX_REQUEST_BYTES = 64 * 1024 * 1024
-#: paths the service answers itself on a port that serves an emulator (every other path is the emulator's)
-SHARED_PATHS = ("/healthz",)
+#: paths the service answers itself on a port that serves an emulator (every other path is the emulator's); each
+#: covers the paths under it
+SHARED_PATHS = ("/healthz", CONSOLE_PATH)
 
 
 @dataclass(frozen=True)
@@ -51,22 +55,36 @@ class EmulatorMount:
     prefix: str = ""
 
 
-class Dispatch:
-    """With an emulator, sends each request to it, but for `SHARED_PATHS`, which the service answers itself; the
-    native API is served on ports without an emulator. A prefixed emulator sees its prefix as the `root_path`, so
-    the URLs it builds include it."""
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root + "/")
 
-    def __init__(self, native: ASGIApp, emulator: ASGIApp | None = None, prefix: str = "") -> None:
+
+class Dispatch:
+    """Sends the console's paths (`/ui`) to the console; with an emulator, sends every other request to it, but for
+    `SHARED_PATHS`, which the service answers itself; the native API is served on ports without an emulator. A
+    prefixed emulator sees its prefix as the `root_path`, so the URLs it builds include it."""
+
+    def __init__(
+        self, native: ASGIApp, emulator: ASGIApp | None = None, prefix: str = "", console: ASGIApp | None = None
+    ) -> None:
         self.native = native
         self.emulator = emulator
         self.prefix = prefix.rstrip("/")
+        self.console = console
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.emulator is None or scope["type"] not in ("http", "websocket") or scope["path"] in SHARED_PATHS:
+        path = scope.get("path", "")
+        if self.console is not None and scope["type"] == "http" and _under(path, CONSOLE_PATH):
+            await self.console(scope, receive, send)
+            return
+        if (
+            self.emulator is None
+            or scope["type"] not in ("http", "websocket")
+            or any(_under(path, shared) for shared in SHARED_PATHS)
+        ):
             await self.native(scope, receive, send)
             return
-        path = scope["path"]
-        if self.prefix and (path == self.prefix or path.startswith(self.prefix + "/")):
+        if self.prefix and _under(path, self.prefix):
             scope = {**scope, "root_path": scope.get("root_path", "") + self.prefix}
         await self.emulator(scope, receive, send)
 
@@ -76,18 +94,26 @@ def build_app(
     *,
     token: str | None = None,
     emulator: EmulatorMount | None = None,
-    max_request_bytes: int = MAX_REQUEST_BYTES,
+    limits: Limits | None = None,
 ) -> ASGIApp:
-    """The whole service's ASGI app: the native API, the emulator if any, the size limit and, without a token, the
-    loopback `Host` check."""
-    service = JobService(engine)
-    native = create_app(service, token=token)
+    """The whole service's ASGI app: the native API, the console, the emulator if any, the size limit and, without a
+    token, the loopback `Host` check."""
+    limits = limits or Limits()
+    service = JobService(engine, limits=limits)
+
+    def limited(app: ASGIApp) -> ASGIApp:
+        # the size limit answers in the shape of the API it stands in front of
+        shape = app.shape if isinstance(app, Guarded) else native_error
+        return BodyLimit(app, max_bytes=limits.max_request_bytes, shape=shape)
+
+    native = limited(create_app(service, token=token))
+    console = limited(create_console(service, token=token, platforms=[emulator.name] if emulator else []))
     app: ASGIApp = Dispatch(
         native,
-        emulator.factory(service, token=token) if emulator is not None else None,
+        limited(emulator.factory(service, token=token)) if emulator is not None else None,
         emulator.prefix if emulator is not None else "",
+        console,
     )
-    app = BodyLimit(app, max_bytes=max_request_bytes, shape=native_error)
     if not token:
         app = LoopbackHostOnly(app, shape=native_error)
     return app
@@ -113,13 +139,20 @@ def serve(
     processes: int | None = None,
     log_level: str = "info",
     allow_roots: Sequence[Path] = (),
+    allow_protocols: Sequence[str] = (),
+    allow_hosts: Sequence[str] = (),
     emulator: EmulatorMount | None = None,
-    max_request_bytes: int = MAX_REQUEST_BYTES,
+    limits: Limits | None = None,
 ) -> None:
-    """Run the service until it is stopped (SIGINT or SIGTERM).
+    """Run the service until it is stopped (SIGINT or SIGTERM, which both stop it cleanly: batches under way are
+    released, `endpoint.json` is removed, then KeyboardInterrupt is raised).
 
     Port 0 picks a free port; the URL is written to `<data_dir>/endpoint.json` once the service listens.
-    `allow_roots` are the directories local file inputs may come from (default: `data_dir` and the current one).
+    `allow_roots` are the directories local file inputs may come from (default: `data_dir` and the current one);
+    `allow_protocols` and `allow_hosts` what else they may read (see `jobnode.service.inputs`).
+
+    Raises:
+        ConfigurationError: it cannot listen there, or another service uses `data_dir`.
     """
     if not is_loopback(host) and not token:
         raise ConfigurationError(
@@ -134,9 +167,21 @@ def serve(
     except OSError as exc:
         raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from exc
     port = sock.getsockname()[1]
-    engine = Engine(data_dir, step_modules=steps, threads=threads, processes=processes, allowed_roots=allow_roots)
+    try:
+        engine = Engine(
+            data_dir,
+            step_modules=steps,
+            threads=threads,
+            processes=processes,
+            allowed_roots=allow_roots,
+            allowed_protocols=allow_protocols,
+            allowed_hosts=allow_hosts,
+        )
+    except BaseException:
+        sock.close()
+        raise
     engine.start()
-    app = build_app(engine, token=token, emulator=emulator, max_request_bytes=max_request_bytes)
+    app = build_app(engine, token=token, emulator=emulator, limits=limits)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     endpoint = data_dir / ENDPOINT_FILE
 
@@ -151,6 +196,10 @@ def serve(
         _Announcing(app, announce), log_level=log_level, access_log=False, timeout_graceful_shutdown=2
     )
     server = uvicorn.Server(config)
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn ends on SIGTERM as on SIGINT, then raises the signal again with the handler it found: SIGTERM's
+        # default would kill the process before the clean-up below, so SIGTERM raises KeyboardInterrupt as SIGINT does
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         server.run(sockets=[sock])
     finally:

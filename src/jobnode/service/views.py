@@ -17,6 +17,19 @@ from typing import Any
 from jobnode.core.models import JobSpec, JobState, Progress
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: where the service's web console is mounted; a job's `url` is its page there
+CONSOLE_PATH = "/ui"
+
+
+def job_page(base_url: str, job_id: str) -> str:
+    """The URL of a job's page in the console: the link a person opens (Airflow's task view, Prefect's artifacts).
+
+    Example:
+        ```python
+        job_page("http://127.0.0.1:8765", "job_0123")   # 'http://127.0.0.1:8765/ui/jobs/job_0123'
+        ```
+    """
+    return f"{base_url}{CONSOLE_PATH}/jobs/{job_id}"
 
 
 def iso(ts: float | None) -> str | None:
@@ -194,7 +207,7 @@ class JobRecord:
             "started_at": iso(self.started_at),
             "ended_at": iso(self.ended_at),
             "updated_at": iso(self.updated_at),
-            "url": f"{base_url}/v1/jobs/{self.id}",
+            "url": job_page(base_url, self.id),
             "inputs": [{"id": a} for a in self.inputs],
             "outputs": [
                 {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import jobnode
 from tests.e2e.airflow.conftest import REPO, TEST_DAGS, AirflowHome, job_fates
@@ -44,7 +46,7 @@ def test_example_dag_runs_and_cleans_up_after_itself(
     assert deleted[0].index(score) < deleted[0].index(stage)
 
 
-def test_failed_job_fails_its_task_with_the_reason_and_cleanup_keeps_outlet_outputs(
+def test_a_failed_job_fails_the_run_its_cleanup_keeps_outlet_outputs_and_deletes_the_rest(
     airflow_home: AirflowHome, client: jobnode.Client
 ) -> None:
     result = airflow_home.run(
@@ -56,7 +58,9 @@ def test_failed_job_fails_its_task_with_the_reason_and_cleanup_keeps_outlet_outp
         extra_env={"AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "false"},
     )
     output = result.stdout + result.stderr
-    assert "state=failed" in output, output[-5000:]
+    # the cleanup (a teardown) succeeded after the failed job: the run fails all the same
+    assert result.returncode != 0, output[-5000:]
+    assert "DagRun failed" in output, output[-5000:]
     assert "ended failed: 1 of 3 items failed" in output
     failure = "\n".join(line for line in output.splitlines() if "failed" in line)
     assert re.search(r"last errors:\n\s+- 1: failed on purpose", output), failure  # item 1 (from 0) is the 2
@@ -64,3 +68,39 @@ def test_failed_job_fails_its_task_with_the_reason_and_cleanup_keeps_outlet_outp
     assert fates == {"lineage-produce": "succeeded", "lineage-read": "deleted", "lineage-failing": "deleted"}
     produce = next(j for j in client.jobs.list(name="lineage-produce").data)
     assert client.artifacts.get(produce.outputs[0].id).consumers == []  # its reader went; the output stays
+
+
+def test_openlineage_events_name_the_job_of_every_task_even_a_failed_one(
+    airflow_home: AirflowHome, client: jobnode.Client, tmp_path: Path
+) -> None:
+    events_file = tmp_path / "openlineage.jsonl"
+    transport = {"type": "file", "log_file_path": str(events_file), "append": True}
+    result = airflow_home.run(
+        "dags",
+        "test",
+        "jobnode_openlineage_test",
+        "-f",
+        str(TEST_DAGS / "jobnode_openlineage_test.py"),
+        extra_env={"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport), "AIRFLOW__OPENLINEAGE__NAMESPACE": "e2e"},
+    )
+    output = result.stdout + result.stderr
+    events = [json.loads(line) for line in events_file.read_text().splitlines()] if events_file.exists() else []
+    ends = {e["job"]["name"].rsplit(".", 1)[-1]: e for e in events if e["eventType"] in ("COMPLETE", "FAIL")}
+    assert set(ends) >= {"produce", "wait", "logs", "failing", "cleanup"}, output[-5000:]
+
+    def job_of(task: str) -> str:
+        return str(ends[task]["run"]["facets"]["externalQuery"]["externalQueryId"])
+
+    ids = {name: job_id for job_id, (name, _) in job_fates(client, output).items()}
+    assert job_of("produce") == job_of("wait") == job_of("logs") == ids["ol-produce"]  # the sensor names its job
+    produced = [d["name"] for d in ends["wait"]["outputs"]]
+    assert produced
+    failing = ends["failing"]
+    assert failing["eventType"] == "FAIL"
+    assert job_of("failing") == ids["ol-failing"]
+    assert [d["name"] for d in failing["inputs"]] == produced
+    failed_outputs = [d["name"] for d in failing["outputs"]]  # the results of the items that did not fail
+    assert failed_outputs
+    dropped = ends["cleanup"]["outputs"]
+    assert {d["facets"]["lifecycleStateChange"]["lifecycleStateChange"] for d in dropped} == {"DROP"}
+    assert {d["name"] for d in dropped} == {*produced, *failed_outputs}

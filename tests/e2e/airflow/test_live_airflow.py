@@ -1,8 +1,10 @@
-"""One end-to-end test with real Airflow processes (api-server, scheduler with the LocalExecutor, dag-processor,
-triggerer; SQLite metadata database) against the real local service."""
+"""End-to-end tests with real Airflow processes (api-server, scheduler with the LocalExecutor, dag-processor,
+triggerer; SQLite metadata database) against the real local service, started as the docs' local setup starts them
+(the scheduler's and triggerer's log servers off: nothing listens beyond loopback)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,11 +20,18 @@ import pytest
 
 import jobnode
 from jobnode.core.models import JobState
+from jobnode.service.process import ServiceProcess
 from tests.e2e.airflow.conftest import AirflowHome
 
 LIVE_DAGS = Path(__file__).resolve().parent / "live_dags"
 DAG_ID = "jobnode_live_test"
-COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+#: each component with the arguments of the docs' local setup
+COMPONENTS = {
+    "api-server": [],
+    "scheduler": ["--skip-serve-logs"],
+    "dag-processor": [],
+    "triggerer": ["--skip-serve-logs"],
+}
 
 
 def _free_port() -> int:
@@ -71,14 +80,24 @@ class Airflow:
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
 
     def start(self) -> None:
-        airflow = str(Path(sys.executable).with_name("airflow"))
-        for name in COMPONENTS:
-            with (self.logs / f"{name}.log").open("wb") as out:
-                self.procs[name] = subprocess.Popen(
-                    [airflow, name], env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-                )
+        """The API server first (tasks report to it from their first line), then the other components."""
+        self._start("api-server")
         token = _until("the API server answers", self._token, timeout=120)
         self.http.headers["Authorization"] = f"Bearer {token}"
+        for name in COMPONENTS:
+            if name not in self.procs:
+                self._start(name)
+
+    def _start(self, name: str) -> None:
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        with (self.logs / f"{name}.log").open("wb") as out:
+            self.procs[name] = subprocess.Popen(
+                [airflow, name, *COMPONENTS[name]],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def _token(self) -> str:
         response = self.http.get("/auth/token")
@@ -101,9 +120,32 @@ class Airflow:
         response.raise_for_status()
         return response.json()
 
-    def task(self, run_id: str, task_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}")
+    def task(self, run_id: str, task_id: str, dag_id: str = DAG_ID) -> dict[str, Any]:
+        result: dict[str, Any] = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
         return result
+
+    def ended(self, run_id: str, task_id: str, timeout: float) -> dict[str, Any]:
+        """The task instance once it has ended (succeeded or failed for good)."""
+        result: dict[str, Any] = _until(
+            f"{task_id} ends",
+            lambda: (ti := self.task(run_id, task_id))["state"] in ("success", "failed") and ti,
+            timeout=timeout,
+        )
+        return result
+
+    def xcom(self, run_id: str, task_id: str, key: str) -> Any:
+        path = f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        return self.api("GET", path)["value"]
+
+    def link(self, run_id: str, task_id: str) -> str | None:
+        """What the task's "jobnode job" button opens, as the UI asks the API server for it."""
+        links = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/links")["extra_links"]
+        return links.get("jobnode job")  # type: ignore[no-any-return]
+
+    def log(self, run_id: str, task_id: str, try_number: int) -> str:
+        """The task's log as the UI reads it through the API server."""
+        path = f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        return json.dumps(self.api("GET", path, headers={"Accept": "application/json"}))
 
     def trigger_log(self, run_id: str, task_id: str) -> str:
         """What the task's trigger logged in the triggerer so far."""
@@ -125,12 +167,17 @@ def airflow(airflow_home: AirflowHome, tmp_path: Path) -> Iterator[Airflow]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(360)
-def test_deferred_task_marked_failed_cancels_its_job_and_a_killed_try_reattaches(
-    airflow: Airflow, client: jobnode.Client
+@pytest.mark.timeout(480)
+def test_schedules_deferral_kills_timeouts_and_clears_as_users_meet_them(
+    airflow: Airflow, client: jobnode.Client, service: ServiceProcess
 ) -> None:
+    """One Airflow, the DAGs of `live_dags/`: a deferred task marked failed cancels its job; a killed try's retry
+    reattaches to its one job, and its link opens that job's page; a task cleared after its request changed runs
+    the new request; `execution_timeout` on the worker and while deferred fails the task and cancels the job; a DAG
+    that only the scheduler starts completes."""
     try:
         _until("the DAG is parsed", lambda: airflow.api("GET", f"/dags/{DAG_ID}"), timeout=120)
+        airflow.api("POST", "/variables", json={"key": "live_seconds", "value": "0.1"})
         run_id = airflow.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None})["dag_run_id"]
 
         deferred = _until(
@@ -148,14 +195,58 @@ def test_deferred_task_marked_failed_cancels_its_job_and_a_killed_try_reattaches
         # the triggerer cancels the trigger as a user action and calls its on_kill, which cancels the job
         _until("the job is cancelled", lambda: client.jobs.get(job.id).state is JobState.CANCELLED, timeout=60)
 
-        killed = _until(
-            "the killed task succeeds on its retry",
-            lambda: (ti := airflow.task(run_id, "killed"))["state"] in ("success", "failed") and ti,
-            timeout=180,
-        )
+        killed = airflow.ended(run_id, "killed", timeout=180)
         assert killed["state"] == "success"
         assert killed["try_number"] == 2
         (only,) = client.jobs.list(name="live-killed").data  # the retry reattached: exactly one job
         assert only.state is JobState.SUCCEEDED
+        # the task's "jobnode job" button, as Airflow's UI asks for it, opens the job's page in the console
+        assert airflow.link(run_id, "killed") == only.url == f"{service.url}/ui/jobs/{only.id}"
+        assert f"job {only.id}" in airflow.log(run_id, "killed", 2)  # logs read without the log servers
+
+        # a succeeded task cleared after its request changed runs the new request (and the unchanged one would not)
+        assert airflow.ended(run_id, "changing", timeout=120)["state"] == "success"
+        first = airflow.xcom(run_id, "changing", "job_id")
+        airflow.api("PATCH", "/variables/live_seconds", json={"key": "live_seconds", "value": "0.2"})
+        airflow.api(
+            "POST",
+            f"/dags/{DAG_ID}/clearTaskInstances",
+            json={"dag_run_id": run_id, "task_ids": ["changing"], "only_failed": False, "dry_run": False},
+        )
+        again = _until(
+            "the cleared task runs again",
+            lambda: (ti := airflow.task(run_id, "changing"))["try_number"] == 2 and ti["state"] == "success" and ti,
+            timeout=120,
+        )
+        assert again
+        second = airflow.xcom(run_id, "changing", "job_id")
+        assert second != first  # not the stale job of the first request
+        assert client.jobs.get(second).state is client.jobs.get(first).state is JobState.SUCCEEDED
+        assert f"job {second}" in airflow.log(run_id, "changing", 2)
+
+        for task_id, name in (("worker_timeout", "live-worker-timeout"), ("deferred_timeout", "live-deferred-timeout")):
+            timed_out = airflow.ended(run_id, task_id, timeout=120)
+            assert timed_out["state"] == "failed", task_id
+            (job,) = client.jobs.list(name=name).data
+            assert client.jobs.wait(job.id, timeout=30).state is JobState.CANCELLED, task_id
+        scheduled_run_completes(airflow, client)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{airflow.tail()}") from None
+
+
+def scheduled_run_completes(airflow: Airflow, client: jobnode.Client) -> None:
+    """Nothing triggers `jobnode_scheduled_test`: the scheduler creates its run from the schedule, and the run must
+    complete (its job succeeded, then the cleanup deleted it)."""
+    runs = _until(
+        "the scheduler starts and finishes a scheduled run",
+        lambda: [
+            r
+            for r in airflow.api("GET", "/dags/jobnode_scheduled_test/dagRuns")["dag_runs"]
+            if r["run_type"] == "scheduled" and r["state"] in ("success", "failed")
+        ],
+        timeout=120,
+    )
+    assert [r["state"] for r in runs] == ["success"]
+    xcom = f"/dags/jobnode_scheduled_test/dagRuns/{runs[0]['dag_run_id']}/taskInstances/scheduled/xcomEntries/job_id"
+    job_id = airflow.api("GET", xcom)["value"]
+    assert {"succeeded", "deleted"} <= {e.type for e in client.jobs.events(job_id)}  # events outlive the job

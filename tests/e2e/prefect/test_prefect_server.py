@@ -14,21 +14,30 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import httpx
 import pytest
 from prefect.client.orchestration import PrefectClient, SyncPrefectClient, get_client
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import State, StateType
 from prefect.client.schemas.responses import DeploymentResponse
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from prefect.states import Cancelling
+from prefect.states import Cancelling, Scheduled
 
 import jobnode
 from jobnode.core.models import ItemsInput, Job, JobSpec, JobState
-from jobnode.prefect import flow_run_tag
+from jobnode.prefect import JobnodeCredentials, NexusCredentials, flow_run_tag
 from jobnode.service.process import ServiceProcess
 
 pytestmark = pytest.mark.slow
@@ -36,6 +45,8 @@ pytestmark = pytest.mark.slow
 T = TypeVar("T")
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[3]
+COMPLETED = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.COMPLETED])))
+NIGHTLY = DeploymentFilter(name=DeploymentFilterName(any_=["nightly"]))
 SLEEPING = JobSpec(name="cancel-me", step="sleep", params={"seconds": 300}, input=ItemsInput(items=[1]))
 
 
@@ -227,3 +238,60 @@ def test_the_deployment_file_deploys_and_runs_on_a_worker(
         assert state.is_completed(), (workdir / "worker.log").read_text()[-3000:]
     finally:
         stop(worker)
+
+
+@pytest.mark.usefixtures("served")
+async def test_a_deployment_parameter_can_reference_a_saved_credentials_block(
+    prefect: PrefectClient, service: ServiceProcess, aclient: jobnode.AsyncClient
+) -> None:
+    """What the Prefect UI sends when a user picks a saved block for a parameter: `{"$ref": ...}`."""
+    local = await JobnodeCredentials(url=service.url, token=service.token).save("e2e-local", overwrite=True)
+    nexus = await NexusCredentials(project_id="proj_e2e").save("e2e-nexus", overwrite=True)
+    deployment = await prefect.read_deployment_by_name("run-batch-job/e2e")
+    spec = JobSpec(name="by-reference", step="identity", input=ItemsInput(items=[1, 2]))
+
+    def parameters(document_id: UUID) -> dict[str, object]:
+        reference = {"$ref": {"block_document_id": str(document_id)}}
+        return {"spec": spec.model_dump(mode="json", exclude_none=True), "credentials": reference, "cleanup": False}
+
+    # another platform's block is a valid value too (the server only checks it; it runs tomorrow, so never here)
+    tomorrow = Scheduled(scheduled_time=datetime.now(UTC) + timedelta(days=1))
+    later = await prefect.create_flow_run_from_deployment(deployment.id, parameters=parameters(nexus), state=tomorrow)
+    await prefect.delete_flow_run(later.id)
+    flow_run = await prefect.create_flow_run_from_deployment(deployment.id, parameters=parameters(local))
+
+    async def ended() -> State[Any] | None:
+        state = (await prefect.read_flow_run(flow_run.id)).state
+        return state if state is not None and state.is_final() else None
+
+    assert (await eventually("the flow run to end", ended)).is_completed()
+    [job] = (await aclient.jobs.list(tag=flow_run_tag(str(flow_run.id)))).data
+    assert job.state is JobState.SUCCEEDED  # run with the referenced block's URL and token
+
+
+def test_a_served_flow_s_cron_schedule_fires_and_its_run_completes(
+    prefect_api: str, service: ServiceProcess, workdir: Path, sync_prefect: SyncPrefectClient
+) -> None:
+    """The example flow served every minute: the Prefect scheduler (not the test) creates the run, and it completes."""
+    env = {**prefect_env(workdir, prefect_api), "JOBNODE_URL": service.url, "JOBNODE_TOKEN": service.token or ""}
+    with (workdir / "cron.log").open("wb") as log:
+        runner = subprocess.Popen(
+            [sys.executable, str(ROOT / "flows" / "example_flow.py"), "--serve", "--cron", "* * * * *"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 240
+        completed: list[Any] = []
+        while not completed:
+            assert runner.poll() is None, (workdir / "cron.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, (workdir / "cron.log").read_text()[-3000:]
+            time.sleep(2)
+            completed = [
+                run
+                for run in sync_prefect.read_flow_runs(flow_run_filter=COMPLETED, deployment_filter=NIGHTLY)
+                if run.auto_scheduled  # made by the scheduler from the cron schedule, not by anyone asking
+            ]
+    finally:
+        stop(runner)

@@ -409,8 +409,6 @@ async def test_records_survive_a_restart(tmp_path: Path) -> None:
 def test_an_unknown_platform_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from jobnode.cli import main
 
-    with pytest.raises(SystemExit) as exited:
-        main(["serve", "--platform", "nucleus-typo", "--data-dir", str(tmp_path), "--port", "0"])
-    assert exited.value.code == 2
+    assert main(["serve", "--platform", "nucleus-typo", "--data-dir", str(tmp_path), "--port", "0"]) == 2
     error = capsys.readouterr().err
     assert "'nucleus-typo'" in error and "nexus" in error

@@ -1,6 +1,6 @@
 """The local job service's native API (`/v1`) as a jobnode platform."""
 
-from jobnode.core.backend import Capabilities
+from jobnode.core.backend import Capabilities, Sweep
 from jobnode.platforms.local.settings import LocalSettings
 from jobnode.platforms.platform import Platform
 
@@ -25,8 +25,11 @@ PLATFORM = Platform(
         dead_letters=True,
         resubmit=True,
         plan=True,
+        log_segments=True,
         tags=True,
         idempotency=True,
+        sweep=Sweep(page_size=1000, active_only=True),
+        steps=True,
     ),
     backend="jobnode.platforms.local.backend:LocalBackend.from_settings",
     url_scheme="http",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Sequence
-from contextlib import aclosing
+from datetime import timedelta
 from typing import Any
 
 import httpx
+from httpx_sse import EventSource
 from pydantic import TypeAdapter
 
 from jobnode.core.backend import ListQuery, LogQuery
@@ -23,8 +25,9 @@ from jobnode.core.models import (
     JobSpec,
     LogEntry,
     Page,
+    StepInfo,
 )
-from jobnode.core.sse import iter_sse
+from jobnode.core.ratelimit import RequestLimiter
 from jobnode.core.transport import IDEMPOTENCY_HEADER, BearerAuth, RetryPolicy, Transport
 from jobnode.platforms.local import PLATFORM
 from jobnode.platforms.local.settings import LocalSettings
@@ -34,8 +37,12 @@ _LOG_PAGE = TypeAdapter(Page[LogEntry])
 _ERRORS = TypeAdapter(list[JobError])
 _EVENTS = TypeAdapter(list[JobEvent])
 _DEAD_LETTERS = TypeAdapter(list[DeadLetter])
+_STEPS = TypeAdapter(list[StepInfo])
 
 DEFAULT_URL = "http://127.0.0.1:8765"
+#: pages a log segment holds, about, and the most segments a log is cut into
+SEGMENT_PAGES = 4
+MAX_SEGMENTS = 64
 
 
 def _data(response: httpx.Response) -> Any:
@@ -63,21 +70,28 @@ class LocalBackend:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         transport: Transport | None = None,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.transport = transport or Transport(
-            self.url, auth=BearerAuth(token) if token else None, timeout=timeout, retry=retry, platform="local"
+            self.url,
+            auth=BearerAuth(token) if token else None,
+            timeout=timeout,
+            retry=retry,
+            platform="local",
+            limiter=limiter,
         )
 
     @classmethod
     def from_settings(cls, settings: LocalSettings) -> LocalBackend:
-        return cls(settings.url, token=settings.secret(), timeout=settings.timeout)
+        return cls(settings.url, token=settings.secret(), timeout=settings.timeout, limiter=settings.limiter())
 
     async def aclose(self) -> None:
         await self.transport.aclose()
 
     def job_url(self, job_id: str) -> str:
-        return f"{self.url}/v1/jobs/{job_id}"
+        """The job's page in the service's web console (what the native API's `url` field holds too)."""
+        return f"{self.url}/ui/jobs/{job_id}"
 
     async def _get(self, path: str, **params: Any) -> httpx.Response:
         return await self.transport.request("GET", path, params=params)
@@ -147,6 +161,28 @@ class LocalBackend:
         )
         return _LOG_PAGE.validate_json(response.content)
 
+    async def log_segments(self, job_id: str, query: LogQuery) -> list[LogQuery]:
+        """The job's time span cut into segments of about `SEGMENT_PAGES` pages each (estimated from the job's
+        item counts: a log holds about one entry per item and step), so that a long log is read several segments
+        at once; a short one is one segment."""
+        job = await self.get_job(job_id)
+        progress = job.progress
+        entries = (progress.items_done + progress.items_delivered + progress.items_failed_delivery) or 0
+        count = min(MAX_SEGMENTS, -(-entries // (query.limit * SEGMENT_PAGES)))
+        start = query.after_time or job.created_at
+        end = query.before_time or job.ended_at
+        if count <= 1 or start is None or end is None or end <= start:
+            return [query]
+        step = (end - start) / count
+        cuts = [start + step * i for i in range(1, count)]
+        # boundaries are exclusive on the service: "after cut - 1 µs" and "before cut" meet without a gap
+        bounds = [query.after_time, *(c - timedelta(microseconds=1) for c in cuts)]
+        segments = [
+            dataclasses.replace(query, after_time=low, before_time=high, cursor=None)
+            for low, high in zip(bounds, [*cuts, query.before_time], strict=True)
+        ]
+        return segments if query.order == "asc" else segments[::-1]
+
     async def get_errors(self, job_id: str, *, limit: int = 100) -> list[JobError]:
         return _ERRORS.validate_python(_data(await self._get(f"/v1/jobs/{job_id}/errors", limit=limit)))
 
@@ -172,11 +208,8 @@ class LocalBackend:
         """The named jobs now, then each change; ends when all of them have ended."""
         timeout = httpx.Timeout(30.0, read=None)
         params = {"ids": ",".join(job_ids)}
-        async with (
-            self.transport.stream("GET", "/v1/watch", params=params, timeout=timeout) as response,
-            aclosing(iter_sse(response)) as events,
-        ):
-            async for event in events:
+        async with self.transport.stream("GET", "/v1/watch", params=params, timeout=timeout) as response:
+            async for event in EventSource(response).aiter_sse():  # heartbeats (comments) are skipped
                 if event.event == "job":
                     yield Job.model_validate_json(event.data)
 
@@ -195,3 +228,8 @@ class LocalBackend:
             "DELETE", f"/v1/artifacts/{artifact_id}", params={"dry_run": json.dumps(dry_run)}
         )
         return DeletePlan.model_validate_json(response.content)
+
+    # -- steps --------------------------------------------------------------------------------------------------
+
+    async def list_steps(self) -> list[StepInfo]:
+        return _STEPS.validate_python(_data(await self._get("/v1/steps")))

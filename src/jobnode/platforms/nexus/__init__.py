@@ -9,7 +9,7 @@ Example:
     ```
 """
 
-from jobnode.core.backend import Capabilities
+from jobnode.core.backend import Capabilities, Sweep
 from jobnode.platforms.nexus.settings import NexusSettings
 from jobnode.platforms.platform import Platform
 
@@ -19,7 +19,15 @@ PLATFORM = Platform(
     label="Nexus",
     settings=NexusSettings,
     capabilities=Capabilities(
-        cancel=True, delete=True, logs=True, artifacts=True, delete_artifacts=True, errors=True, plan=True
+        cancel=True,
+        delete=True,
+        logs=True,
+        artifacts=True,
+        delete_artifacts=True,
+        errors=True,
+        plan=True,
+        log_segments=True,
+        sweep=Sweep(page_size=1000),
     ),
     backend="jobnode.platforms.nexus.backend:NexusBackend.from_settings",
     emulator="jobnode.platforms.nexus.emulator:create_app",

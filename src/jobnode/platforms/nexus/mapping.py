@@ -42,16 +42,8 @@ DEPLOYMENT_PREFIX = "deploy_"
 ARTIFACT_PREFIX = "artifact_"
 PROJECT_PREFIX = "proj_"
 
-_LEVELS = {LogLevel.DEBUG: "Debug", LogLevel.INFO: "Info", LogLevel.WARNING: "Warning", LogLevel.ERROR: "Error"}
-_LEVEL_WORDS = {
-    "debug": LogLevel.DEBUG,
-    "info": LogLevel.INFO,
-    "warning": LogLevel.WARNING,
-    "warn": LogLevel.WARNING,
-    "error": LogLevel.ERROR,
-    "fatal": LogLevel.ERROR,
-    "critical": LogLevel.ERROR,
-}
+#: words Nexus may use for a level beyond jobnode's own level names
+_LEVEL_SYNONYMS = {"warn": LogLevel.WARNING, "fatal": LogLevel.ERROR, "critical": LogLevel.ERROR}
 
 
 def to_ms(when: datetime) -> int:
@@ -76,12 +68,16 @@ def project_id(value: str) -> str:
 
 def level_name(level: LogLevel) -> str:
     """The Nexus spelling of a level (`Info`), for `minLevel`."""
-    return _LEVELS[level]
+    return level.value.title()
 
 
 def parse_level(value: str) -> LogLevel:
     """A Nexus level (free text such as `Info`, `Error`) as jobnode's; unknown words read as info."""
-    return _LEVEL_WORDS.get(value.strip().lower(), LogLevel.INFO)
+    word = value.strip().lower()
+    try:
+        return LogLevel(word)
+    except ValueError:
+        return _LEVEL_SYNONYMS.get(word, LogLevel.INFO)
 
 
 # -- jobs -----------------------------------------------------------------------------------------------------------

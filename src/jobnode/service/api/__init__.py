@@ -39,6 +39,7 @@ def create_app(service: JobService, *, token: str | None = None, heartbeat: floa
     install_error_handlers(app, native_error)
     for module in (jobs, logs, artifacts, watch, steps):
         app.include_router(module.router)
+    app.include_router(steps.public)
     refusal = ServiceError(
         "missing or wrong bearer token: send 'Authorization: Bearer <token>'", status=401, code="unauthorized"
     )

@@ -7,17 +7,20 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from jobnode.service.api.common import Jobs, json_response
+from jobnode.service.api.common import Data, Jobs, json_response, native_router, responses
+from jobnode.service.emulation.responses import StrictJSONRoute
 
-router = APIRouter()
+public = APIRouter(route_class=StrictJSONRoute, responses=responses(421))
+router = native_router()
 
 
-@router.get("/healthz", tags=["service"])
+@public.get("/healthz", tags=["service"])
 def healthz(jobs: Jobs) -> dict[str, Any]:
+    """Whether the service is up, and how many jobs it is running (no token needed)."""
     return {"status": "ok", "active_jobs": jobs.active_count()}
 
 
-@router.get("/v1/steps", tags=["steps"])
+@router.get("/v1/steps", tags=["steps"], responses=responses(ok=Data[dict[str, Any]]))
 def steps(jobs: Jobs) -> Response:
     """The registered processing steps, each version, with their parameter schemas."""
     return json_response({"data": [s.describe() for s in jobs.steps()]})

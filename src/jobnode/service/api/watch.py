@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from jobnode.service.api.common import Jobs, base_url
-from jobnode.service.errors import InvalidRequest, NotFound
+from jobnode.service.api.common import Jobs, base_url, native_router, responses
+from jobnode.service.api.jobs import IDS_PATTERN, id_list
+from jobnode.service.errors import NotFound
 from jobnode.service.jobs import MAX_IDS
 from jobnode.service.views import JobRecord
 
-router = APIRouter(tags=["jobs"])
+router = native_router(tags=["jobs"])
 
 #: seconds between two heartbeat comments of a quiet stream
 HEARTBEAT = 15.0
@@ -27,17 +28,19 @@ def _events(records: list[JobRecord], base: str) -> str:
     )
 
 
-@router.get("/v1/watch")
-async def watch(request: Request, jobs: Jobs, ids: str = Query(..., description="comma-separated job ids")) -> Response:
+@router.get("/v1/watch", responses=responses(404, media_type="text/event-stream"))
+async def watch(
+    request: Request,
+    jobs: Jobs,
+    ids: str = Query(
+        ..., description=f"comma-separated job ids, at most {MAX_IDS}", json_schema_extra={"pattern": IDS_PATTERN}
+    ),
+) -> Response:
     """Server-sent events: the named jobs now, then one `job` event per change of state or progress.
 
     The stream ends once every named job has ended; a comment line is sent as a heartbeat.
     """
-    wanted = {i.strip() for i in ids.split(",") if i.strip()}
-    if not wanted:
-        raise InvalidRequest("ids", "name at least one job id")
-    if len(wanted) > MAX_IDS:
-        raise InvalidRequest("ids", f"at most {MAX_IDS} ids in one stream")
+    wanted = set(id_list(ids))
     base = base_url(request)
     heartbeat = getattr(request.app.state, "heartbeat", HEARTBEAT)
     # subscribe before reading: a change between the read and the subscription would otherwise be lost

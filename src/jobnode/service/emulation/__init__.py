@@ -4,7 +4,10 @@
 - `guards`: the secret check (`bearer`, `basic_user`, `header(...)`), a per-secret rate limit, the `Host` check of a
   service without a token, and the request-size limit;
 - `responses`: strict JSON bodies in, compact JSON out;
-- `Documents` (the platform's own objects, stored beside the jobs) and `JobService` (the jobs themselves).
+- `Documents` (the platform's own objects, stored beside the jobs) and `JobService` (the jobs themselves);
+- `step` and `ItemError`, for an emulator whose platform's own processing (a Nucleus append) is a step of its own.
+- `compile_glob` and `select`: the service's include/exclude glob filtering of file paths (Cortex's rules), for an
+  emulator that lists its platform's files itself.
 
 An emulator is a function `create_app(service: JobService, *, token: str | None) -> ASGI app` named by its
 platform's descriptor; `jobnode serve --platform NAME` mounts it at the descriptor's `emulator_prefix`.
@@ -29,6 +32,7 @@ from jobnode.service.emulation.errors import ErrorShape, field_path, install_err
 from jobnode.service.emulation.guards import (
     BodyLimit,
     CredentialReader,
+    Guarded,
     LoopbackHostOnly,
     RateLimiter,
     any_of,
@@ -38,7 +42,7 @@ from jobnode.service.emulation.guards import (
     header,
     loopback_host,
 )
-from jobnode.service.emulation.responses import json_response, parse_json, read_json
+from jobnode.service.emulation.responses import StrictJSONRoute, json_response, parse_json, read_json, strict_loads
 from jobnode.service.errors import (
     Conflict,
     InvalidRequest,
@@ -48,9 +52,13 @@ from jobnode.service.errors import (
     TooLarge,
     Unprocessable,
 )
+from jobnode.service.inputs import compile_glob, select
 from jobnode.service.jobs import JobPage, JobService, LogPage, Submitted
+from jobnode.service.steps import ItemError, step
+from jobnode.service.store.logs import LOG_FIELDS, LogShape
 
 __all__ = [
+    "LOG_FIELDS",
     "BadCursor",
     "BodyLimit",
     "Conflict",
@@ -58,22 +66,27 @@ __all__ = [
     "Document",
     "Documents",
     "ErrorShape",
+    "Guarded",
     "InvalidRequest",
+    "ItemError",
     "JobDeleted",
     "JobPage",
     "JobService",
     "Listing",
     "LogPage",
+    "LogShape",
     "LoopbackHostOnly",
     "NotFound",
     "RateLimiter",
     "ServiceError",
+    "StrictJSONRoute",
     "Submitted",
     "TooLarge",
     "Unprocessable",
     "any_of",
     "basic_user",
     "bearer",
+    "compile_glob",
     "decode_cursor",
     "encode_cursor",
     "field_path",
@@ -84,5 +97,8 @@ __all__ = [
     "loopback_host",
     "parse_json",
     "read_json",
+    "select",
+    "step",
+    "strict_loads",
     "validation_error",
 ]

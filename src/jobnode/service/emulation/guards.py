@@ -15,7 +15,6 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -257,6 +256,18 @@ class BodyLimit:
             await self._shape(error)(scope, receive, send)
 
 
+class Guarded:
+    """An API behind its guards, with the error shape it answers in (so that what the service puts in front of it,
+    such as the request-size limit, answers in that shape too)."""
+
+    def __init__(self, app: ASGIApp, shape: ErrorShape) -> None:
+        self.app = app
+        self.shape = shape
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
 def guard(
     app: ASGIApp,
     *,
@@ -266,7 +277,7 @@ def guard(
     refusal: ServiceError | None = None,
     public: Sequence[str] = (),
     rate_limit: float | None = None,
-) -> Any:
+) -> Guarded:
     """`app` behind the secret check (when there is a token) and the rate limit (when there is one).
 
     Example:
@@ -274,10 +285,10 @@ def guard(
         app = guard(app, shape=nexus_error, token=token, read=header("Secret-Key"), public=["/healthz"])
         ```
     """
-    guarded: Any = app
+    guarded: ASGIApp = app
     if rate_limit:
         guarded = RateLimit(guarded, limiter=RateLimiter(rate_limit), read=read, shape=shape, public=public)
     if token:
         refused = refusal or ServiceError("missing or wrong credentials", status=401, code="unauthorized")
         guarded = SecretAuth(guarded, token=token, read=read, shape=shape, refusal=refused, public=public)
-    return guarded
+    return Guarded(guarded, shape)

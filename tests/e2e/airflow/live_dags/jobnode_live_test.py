@@ -1,5 +1,12 @@
-"""A DAG for the end-to-end test with real Airflow processes: a task that defers (a user then marks it failed),
-and a task whose first try is killed after it started its job (its retry must wait for that same job)."""
+"""A DAG for the end-to-end test with real Airflow processes:
+
+- `deferred`: waits in the triggerer; the test then marks it failed, which must cancel its job;
+- `killed`: its first try is killed after it started its job; its retry must wait for that same job;
+- `worker_timeout` and `deferred_timeout`: jobs that outlive the task's `execution_timeout`, on the worker and in the
+  triggerer; both tasks must fail and cancel their jobs;
+- `changing`: its request comes from a Variable; once it succeeded, the test changes the Variable and clears the
+  task, which must run the new request as a new job.
+"""
 
 from __future__ import annotations
 
@@ -43,4 +50,32 @@ with DAG(dag_id="jobnode_live_test", schedule=None, start_date=datetime(2026, 1,
         check_interval=1.0,
         retries=1,
         retry_delay=timedelta(seconds=1),
+    )
+    JobnodeSubmitJobOperator(
+        task_id="worker_timeout",
+        name="live-worker-timeout",
+        step="sleep",
+        step_params={"seconds": 600},
+        items=[1],
+        deferrable=False,
+        check_interval=1.0,
+        execution_timeout=timedelta(seconds=15),
+    )
+    JobnodeSubmitJobOperator(
+        task_id="changing",
+        name="live-changing",
+        step="sleep",
+        step_params={"seconds": "{{ var.value.live_seconds }}"},
+        items=[1],
+        deferrable=False,
+        check_interval=0.5,
+    )
+    JobnodeSubmitJobOperator(
+        task_id="deferred_timeout",
+        name="live-deferred-timeout",
+        step="sleep",
+        step_params={"seconds": 600},
+        items=[1],
+        deferrable=True,
+        execution_timeout=timedelta(seconds=20),
     )

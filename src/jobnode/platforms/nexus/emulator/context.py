@@ -45,7 +45,7 @@ from jobnode.core.models import Webhook as EngineWebhook
 from jobnode.platforms.nexus import wire
 from jobnode.platforms.nexus.checksum import crc32c_base64
 from jobnode.platforms.nexus.mapping import ARTIFACT_PREFIX, DEPLOYMENT_PREFIX, from_ms
-from jobnode.service.emulation import Document, JobService, NotFound, ServiceError, Unprocessable
+from jobnode.service.emulation import Document, JobService, LogShape, NotFound, ServiceError, Unprocessable
 from jobnode.service.steps import Step
 from jobnode.service.views import JobRecord
 
@@ -57,7 +57,19 @@ DATASET_LIFETIME_MS = 7 * 24 * 3600 * 1000
 UPLOAD_URL_LIFETIME_MS = 3600 * 1000
 #: a stop time this far ahead of the service's clock still counts as "now" (the caller's clock may be ahead)
 CANCEL_SKEW_MS = 5000
-_LEVEL_TITLES = {level: level.value.title() for level in LogLevel}
+#: a Nexus log entry, as SQLite renders it
+LOG_SHAPE = LogShape(
+    (
+        ("kind", "kind"),
+        ("createTime", "time_ms"),
+        ("id", "id"),
+        ("level", "level_title"),
+        ("item", "item_or_empty"),
+        ("status", "status_or_empty"),
+        ("timeMs", "duration_ms_or_zero"),
+        ("reason", "message_or_empty"),
+    )
+)
 _WAITING_MESSAGES = {
     JobState.CREATED: "Queued",
     JobState.SCHEDULED: "Waiting for the start time",
@@ -350,7 +362,7 @@ class Nexus:
         before: int | None,
         level: LogLevel | None,
         max_entries: int,
-    ) -> dict[str, Any]:
+    ) -> str:
         """A `JobLogs` body: the entries between two inclusive millisecond times, newest first."""
         query = LogQuery(
             # inclusive milliseconds as the exclusive times of the service
@@ -360,21 +372,10 @@ class Nexus:
             limit=max_entries,
             order="desc",
         )
-        entries = [
-            {
-                "kind": row.kind,
-                "createTime": row.time // 1000,
-                "id": str(row.id),
-                "level": _LEVEL_TITLES[row.log_level],
-                "item": row.item or "",
-                "status": row.status or "",
-                "timeMs": row.duration_ms or 0.0,
-                "reason": row.message or "",
-            }
-            for row in self.service.logs(record.id, query).rows
-        ]
+        entries, _ = self.service.log_entries_json(record.id, query, LOG_SHAPE)
         log_id = "batchjoblog_" + doc.id.removeprefix("batchjob_")
-        return {"id": log_id, "object": "batch_job_log", "projectId": doc.scope, "entries": entries}
+        head = json.dumps({"id": log_id, "object": "batch_job_log", "projectId": doc.scope})
+        return f'{head[:-1]},"entries":[{",".join(entries)}]}}'
 
 
 def _exclusive(ms: int, micros: int) -> datetime:

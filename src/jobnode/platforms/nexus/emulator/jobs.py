@@ -76,4 +76,4 @@ def job_logs(
     body = nexus.logs_json(
         doc, record, after=after_time, before=before_time, level=parse_level(min_level), max_entries=max_entries
     )
-    return json_response(body)
+    return Response(body, media_type="application/json")
