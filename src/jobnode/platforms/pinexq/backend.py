@@ -37,6 +37,7 @@ from urllib.parse import quote
 
 import fsspec
 import httpx
+from httpx_sse import EventSource
 from pydantic import ValidationError
 
 from jobnode.core.backend import ListQuery, LogQuery
@@ -59,7 +60,7 @@ from jobnode.core.models import (
     Page,
     Progress,
 )
-from jobnode.core.sse import iter_sse
+from jobnode.core.ratelimit import RequestLimiter
 from jobnode.core.transport import HeaderAuth, RetryPolicy, Transport, is_transient
 from jobnode.platforms.pinexq import PAGE_SIZE_MAX, PLATFORM, mapping, wire
 from jobnode.platforms.pinexq.settings import PinexqSettings
@@ -115,6 +116,7 @@ class PinexqBackend:
         retry: RetryPolicy | None = None,
         transport: Transport | None = None,
         reconnect_delay: float = 2.0,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
@@ -126,6 +128,7 @@ class PinexqBackend:
             retry=retry or PINEXQ_RETRY,
             platform="pinexq",
             error_parser=parse_problem,
+            limiter=limiter,
         )
         self.siren = SirenClient(self.transport)
         self._roots: dict[str, Entity] = {}
@@ -133,7 +136,7 @@ class PinexqBackend:
 
     @classmethod
     def from_settings(cls, settings: PinexqSettings) -> PinexqBackend:
-        return cls(settings.url, token=settings.secret(), timeout=settings.timeout)
+        return cls(settings.url, token=settings.secret(), timeout=settings.timeout, limiter=settings.limiter())
 
     def __repr__(self) -> str:
         return f"PinexqBackend(url={self.url!r})"
@@ -697,7 +700,7 @@ class _Changes:
 
     async def read(self, response: httpx.Response) -> None:
         try:
-            async for event in iter_sse(response):
+            async for event in EventSource(response).aiter_sse():
                 if not event.data.strip():
                     continue  # a keep-alive
                 try:
