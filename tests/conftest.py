@@ -14,6 +14,7 @@ from jobnode.service.process import ServiceProcess
 from tests.platforms.dataiku.steps import DATAIKU_FLOW, DATAIKU_STEPS
 from tests.platforms.nexus.receiver import Receiver, running_receiver
 from tests.platforms.nexus.steps import NEXUS_STEPS
+from tests.platforms.pinexq.steps import PINEXQ_STEPS
 
 if TYPE_CHECKING:
     from tests.platforms.cortex.servers import S3
@@ -60,6 +61,18 @@ def nucleus_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
     uses datasets of its own."""
     with ServiceProcess(
         tmp_path_factory.mktemp("nucleus"), token=secrets.token_hex(16), extra_args=["--platform", "nucleus"]
+    ) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="session")
+def pinexq_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """One PinexQ emulator (`jobnode serve --platform pinexq`) for the session; tests tell their jobs apart by id."""
+    with ServiceProcess(
+        tmp_path_factory.mktemp("pinexq"),
+        steps=[PINEXQ_STEPS],
+        token=secrets.token_hex(16),
+        extra_args=["--platform", "pinexq"],
     ) as svc:
         yield svc
 

@@ -42,3 +42,16 @@ def test_an_unknown_platform_names_the_known_ones() -> None:
     assert known.startswith("local, ") and "nexus" in known
     with pytest.raises(ConfigurationError, match=f"unknown platform 'nexsu'; known platforms: {known}$"):
         get_platform("nexsu")
+
+
+@pytest.mark.parametrize("platform", BUILT_IN, ids=lambda p: p.name)
+async def test_the_backend_keeps_to_the_request_limits_its_settings_set(platform: Platform) -> None:
+    required = {name: "x" for name, info in platform.settings.model_fields.items() if info.is_required()}
+    limits = {"url": "http://127.0.0.1:9", "requests_per_second": 7.0, "max_concurrency": 3}
+    settings = platform.settings.model_construct(**{**required, **limits})
+    backend = import_target(platform.backend)(settings)
+    try:
+        limiter = backend.transport.limiter
+        assert limiter is not None and (limiter.rate, limiter.concurrency) == (7.0, 3)
+    finally:
+        await backend.aclose()

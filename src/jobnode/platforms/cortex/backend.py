@@ -35,6 +35,7 @@ from jobnode.core.models import (
     Page,
     PlannedBatch,
 )
+from jobnode.core.ratelimit import RequestLimiter
 from jobnode.core.transport import BearerAuth, RetryPolicy, Transport, parse_error_body
 from jobnode.platforms.cortex import PLATFORM, mapping, ndjson, s3, wire
 from jobnode.platforms.cortex.paths import is_s3_path
@@ -92,6 +93,7 @@ class CortexBackend:
         timeout: float = 60.0,
         retry: RetryPolicy | None = None,
         transport: Transport | None = None,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.api_name = api_name
@@ -104,6 +106,7 @@ class CortexBackend:
             retry=retry,
             platform=PLATFORM.name,
             error_parser=parse_cortex_error,
+            limiter=limiter,
         )
 
     @classmethod
@@ -115,6 +118,7 @@ class CortexBackend:
             dest_s3_dir=settings.dest_s3_dir,
             dead_letter_queue_arn=settings.dead_letter_queue_arn,
             timeout=settings.timeout,
+            limiter=settings.limiter(),
         )
 
     def __repr__(self) -> str:

@@ -54,6 +54,7 @@ from jobnode.core.models import (
     LogLevel,
     Page,
 )
+from jobnode.core.ratelimit import RequestLimiter
 from jobnode.core.transport import RetryPolicy, Transport, parse_error_body
 from jobnode.platforms.dataiku import PLATFORM, mapping, table, wire
 from jobnode.platforms.dataiku.mapping import DatasetPartition
@@ -131,6 +132,7 @@ class DataikuBackend:
         timeout: float = 60.0,
         retry: RetryPolicy | None = None,
         transport: Transport | None = None,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         if not project_key:
             raise ValueError("project_key: the dataiku platform needs the key of the project whose datasets it builds")
@@ -144,6 +146,7 @@ class DataikuBackend:
             retry=retry or DSS_RETRY,
             platform="dataiku",
             error_parser=parse_dss_error,
+            limiter=limiter,
         )
         self._logs: dict[str, list[LogEntry]] = {}
 
@@ -155,6 +158,7 @@ class DataikuBackend:
             project_key=settings.project_key,
             recipes=settings.recipes,
             timeout=settings.timeout,
+            limiter=settings.limiter(),
         )
 
     def __repr__(self) -> str:

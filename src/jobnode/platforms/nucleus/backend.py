@@ -49,6 +49,7 @@ from jobnode.core.models import (
     LogEntry,
     Page,
 )
+from jobnode.core.ratelimit import RequestLimiter
 from jobnode.core.transport import RetryPolicy, Transport, parse_error_body
 from jobnode.platforms.nucleus import PLATFORM, mapping, wire
 from jobnode.platforms.nucleus.settings import NUCLEUS_URL, NucleusSettings
@@ -116,6 +117,7 @@ class NucleusBackend:
         retry: RetryPolicy | None = None,
         transport: Transport | None = None,
         upload_transport: Transport | None = None,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.dataset_id = dataset_id
@@ -127,6 +129,7 @@ class NucleusBackend:
             retry=policy,
             platform="nucleus",
             error_parser=parse_error_body,
+            limiter=limiter,
         )
         # signed URLs may point at another host (cloud storage): they never get the API key
         self._uploads = upload_transport or Transport("", timeout=timeout, retry=policy, platform="nucleus")
@@ -136,7 +139,13 @@ class NucleusBackend:
 
     @classmethod
     def from_settings(cls, settings: NucleusSettings) -> NucleusBackend:
-        return cls(settings.url, token=settings.secret(), dataset_id=settings.dataset_id, timeout=settings.timeout)
+        return cls(
+            settings.url,
+            token=settings.secret(),
+            dataset_id=settings.dataset_id,
+            timeout=settings.timeout,
+            limiter=settings.limiter(),
+        )
 
     def __repr__(self) -> str:
         return f"NucleusBackend(url={self.url!r}, dataset_id={self.dataset_id!r})"
