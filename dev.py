@@ -78,7 +78,9 @@ def main(argv: list[str]) -> int:
         lint(python)
         browser()
         run(python, "scripts/setup_conformance.py")
-        run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *rest)
+        # one process per core (at most four), each running whole files: a file's services start once per process
+        parallel = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadfile"]
+        run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *parallel, *rest)
     elif task == "bench":
         run(sync(), "scripts/bench_all.py", *rest)
     elif task == "lint":

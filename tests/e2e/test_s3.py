@@ -12,36 +12,18 @@ from pathlib import Path
 
 import pytest
 import s3fs
-from moto.server import ThreadedMotoServer
 
 import jobnode
 from jobnode import JobState
 from jobnode.service.process import ServiceProcess
-
-AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing-secret", "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+from tests.platforms.cortex.servers import AWS, S3
 
 
 @pytest.fixture(scope="module")
-def s3(s3_endpoint: str) -> s3fs.S3FileSystem:
-    """The Cortex seed's bucket: s3://bucket/images/img_{1.png,2.jpg,3.jpg,4.gif}, plus some JSON lines."""
-    fs = s3fs.S3FileSystem(
-        key=AWS["AWS_ACCESS_KEY_ID"],
-        secret=AWS["AWS_SECRET_ACCESS_KEY"],
-        endpoint_url=s3_endpoint,
-        skip_instance_cache=True,
-    )
-    fs.mkdir("bucket")
-    for name in ("img_1.png", "img_2.jpg", "img_3.jpg", "img_4.gif"):
-        fs.pipe(f"bucket/images/{name}", name.encode())
+def s3(cortex_s3: S3) -> s3fs.S3FileSystem:
+    """The session's S3 server (one per process: moto keeps its buckets in the process) with the Cortex seed's
+    s3://bucket/images/img_{1.png,2.jpg,3.jpg,4.gif}, plus some JSON lines."""
+    fs = cortex_s3.fs
     fs.pipe("bucket/lines/2026/01/part-0.jsonl", b'{"id": "a"}\n{"id": "b"}\n')
     fs.pipe("bucket/lines/2026/02/part-0.jsonl", b'{"id": "c"}\n{"id": oops}\n{"id": "d"}\n')
     fs.pipe("bucket/lines/2026/02/_SUCCESS", b"")
@@ -50,13 +32,16 @@ def s3(s3_endpoint: str) -> s3fs.S3FileSystem:
 
 @pytest.fixture(scope="module")
 def s3_client(
-    s3_endpoint: str, s3: s3fs.S3FileSystem, tmp_path_factory: pytest.TempPathFactory
+    cortex_s3: S3, s3: s3fs.S3FileSystem, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[jobnode.Client]:
-    env = {"FSSPEC_S3_ENDPOINT_URL": s3_endpoint, **AWS}
     data_dir: Path = tmp_path_factory.mktemp("s3-service")
     with (
         ServiceProcess(
-            data_dir, steps=["tests.steps"], token=secrets.token_hex(8), env=env, extra_args=["--allow-protocol", "s3"]
+            data_dir,
+            steps=["tests.steps"],
+            token=secrets.token_hex(8),
+            env=cortex_s3.env(),
+            extra_args=["--allow-protocol", "s3"],
         ) as service,
         jobnode.Client(service.url, token=service.token) as client,
     ):
