@@ -72,24 +72,25 @@ class Seen:
 
 def measure(iterate: Any) -> dict[str, Any]:
     """Run `iterate()`, which returns the ids it saw and the most entries it saw in one millisecond."""
-    before = rss_mb()
+    before, cpu = rss_mb(), time.process_time()
     start = time.perf_counter()
     seen, widest = iterate()
-    return figures(seen, widest, time.perf_counter() - start, before)
+    return figures(seen, widest, time.perf_counter() - start, time.process_time() - cpu, before)
 
 
 async def measure_async(iterate: Any) -> dict[str, Any]:
-    before = rss_mb()
+    before, cpu = rss_mb(), time.process_time()
     start = time.perf_counter()
     seen, widest = await iterate()
-    return figures(seen, widest, time.perf_counter() - start, before)
+    return figures(seen, widest, time.perf_counter() - start, time.process_time() - cpu, before)
 
 
-def figures(seen: Seen, widest: int, seconds: float, rss_before: float) -> dict[str, Any]:
+def figures(seen: Seen, widest: int, seconds: float, cpu: float, rss_before: float) -> dict[str, Any]:
     return {
         "entries": seen.count,
         "unique": seen.count - seen.repeats,
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "widest_ms": widest,
         "rss_growth_mb": max(0.0, peak_rss_mb() - rss_before),
         "peak_rss_mb": peak_rss_mb(),
@@ -306,8 +307,11 @@ def report(url: str, token: str, project: str, job_id: str, sdk_python: str, rep
         for name, python, kind in kinds:
             runs[name].append(run_child(python, kind, common))
     where = f"through a proxy that holds each request {latency * 1000:.0f} ms" if latency else "directly"
-    print(f"\n{where}: {repeat} run(s) each; entries/s median (best), memory median")
-    print(f"{'iteration':34} {'entries':>8} {'unique':>8} {'entries/s':>18} {'RSS growth MB':>14} {'peak RSS MB':>12}")
+    print(f"\n{where}: {repeat} run(s) each; entries/s median (best); the reader's CPU seconds and memory, median")
+    print(
+        f"{'iteration':34} {'entries':>8} {'unique':>8} {'entries/s':>18} {'CPU s':>6} "
+        f"{'RSS growth MB':>14} {'peak RSS MB':>12}"
+    )
     medians: dict[str, float] = {}
     for name, results in runs.items():
         rates = [r["entries"] / r["seconds"] for r in results]
@@ -316,6 +320,7 @@ def report(url: str, token: str, project: str, job_id: str, sdk_python: str, rep
         print(
             f"{name:34} {last['entries']:>8} {last['unique']:>8} "
             f"{medians[name]:>9.0f} ({max(rates):>6.0f}) "
+            f"{statistics.median(r['cpu_seconds'] for r in results):>6.2f} "
             f"{statistics.median(r['rss_growth_mb'] for r in results):>14.1f} "
             f"{statistics.median(r['peak_rss_mb'] for r in results):>12.1f}"
         )

@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_waiting.py [--sizes 1000,10000] [--interval 5] [--rate 10] [--spread 60]
 
 A Nexus emulator (the local service with `--platform nexus`, limited to `--rate` requests per second per key, as a
-real platform limits its callers; jobnode's Nexus default is the same figure) holds N one-item jobs whose start
+real platform limits its callers; jobnode's clients are given the same limit, `requests_per_second`, as a user sets
+the limit of their plan on the connection) holds N one-item jobs whose start
 times are staggered, so that they end one after another over `--spread` seconds once the waiting has settled. Each
 way of waiting runs in a process of its own:
 
@@ -125,7 +126,7 @@ def serve(data_dir: Path, token: str, rate: float, n: int, first_start: float, s
 
 
 def wait_jobnode(
-    url: str, token: str, ids: list[str], interval: float, sweep: bool, window: float | None
+    url: str, token: str, ids: list[str], interval: float, rate: float, sweep: bool, window: float | None
 ) -> dict[str, Any]:
     import dataclasses
 
@@ -138,7 +139,9 @@ def wait_jobnode(
     latencies: list[float] = []
 
     async def main() -> None:
-        async with jobnode.AsyncClient(url, token, platform="nexus", project_id=PROJECT, poll_interval=interval) as c:
+        async with jobnode.AsyncClient(
+            url, token, platform="nexus", project_id=PROJECT, poll_interval=interval, requests_per_second=rate
+        ) as c:
 
             async def one(job_id: str) -> None:
                 job = await c.jobs.wait(job_id)
@@ -281,9 +284,9 @@ def scenario(n: int, args: argparse.Namespace, sdk_python: str, work: Path) -> N
             if kind == "sdk":
                 result = run_child(sdk_python, "sdk", {**common, "window": window})
             elif kind == "per-job":
-                result = run_child(sys.executable, "per-job", {**common, "window": window})
+                result = run_child(sys.executable, "per-job", {**common, "rate": args.rate, "window": window})
             else:
-                result = run_child(sys.executable, "jobnode", {**common, "window": None})
+                result = run_child(sys.executable, "jobnode", {**common, "rate": args.rate, "window": None})
             # requests while every job was still waiting: the first `window` seconds after settling in
             quiet_end = min(time.time(), first_start, start + window + 10)
             per_second, _ = counts(service["url"], start + 5, quiet_end)

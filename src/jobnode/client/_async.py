@@ -234,7 +234,7 @@ class AsyncJobs:
         kind: str | None = None,
         order: Literal["asc", "desc"] = "asc",
         limit: int = 1000,
-        read_ahead: int = 4,
+        read_ahead: int = 8,
     ) -> AsyncIterator[builtins.list[LogEntry]]:
         """Every page of log entries matching the filters of `logs`, in order, in bounded memory whatever the size
         of the log. Pages are read ahead while the caller handles one: where the platform can cut the log into
@@ -267,7 +267,7 @@ class AsyncJobs:
         kind: str | None = None,
         order: Literal["asc", "desc"] = "asc",
         limit: int = 1000,
-        read_ahead: int = 4,
+        read_ahead: int = 8,
     ) -> AsyncIterator[LogEntry]:
         """Every log entry matching the filters of `logs`, streamed page by page."""
         async for entries in self.iter_log_pages(

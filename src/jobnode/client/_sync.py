@@ -151,7 +151,7 @@ class Jobs:
         kind: str | None = None,
         order: Literal["asc", "desc"] = "asc",
         limit: int = 1000,
-        read_ahead: int = 4,
+        read_ahead: int = 8,
     ) -> Generator[builtins.list[LogEntry], None, None]:
         return self._p.iterate(
             self._a.iter_log_pages(
@@ -176,7 +176,7 @@ class Jobs:
         kind: str | None = None,
         order: Literal["asc", "desc"] = "asc",
         limit: int = 1000,
-        read_ahead: int = 4,
+        read_ahead: int = 8,
     ) -> Generator[LogEntry, None, None]:
         for page in self.iter_log_pages(
             job_id,

@@ -91,17 +91,19 @@ def test_to_job_keeps_the_raw_overview_and_the_dataset_as_input() -> None:
 
 
 def test_log_entries_and_levels() -> None:
-    entry = mapping.to_log_entry(
-        wire.LogEntry(
-            kind="ItemFailed",
-            create_time=NOW,
-            id="7",
-            level="Error",
-            item="a.jpg",
-            status="Failed",
-            time_ms=1.5,
-            reason="bad",
-        )
+    (entry,) = mapping.to_log_entries(
+        [
+            wire.LogEntry(
+                kind="ItemFailed",
+                create_time=NOW,
+                id="7",
+                level="Error",
+                item="a.jpg",
+                status="Failed",
+                time_ms=1.5,
+                reason="bad",
+            )
+        ]
     )
     assert (entry.level, entry.item, entry.message, entry.duration_ms) == (LogLevel.ERROR, "a.jpg", "bad", 1.5)
     assert entry.time == datetime.fromtimestamp(NOW / 1000, UTC)

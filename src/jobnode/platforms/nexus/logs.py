@@ -85,7 +85,7 @@ class NexusLogs:
             entries, next_cursor = await self._logs_newest_first(job_id, query, cursor, level, limit)
         else:
             entries, next_cursor = await self._logs_oldest_first(job_id, query, cursor, level, limit)
-        data = [mapping.to_log_entry(e) for e in entries if query.kind is None or e.kind == query.kind]
+        data = mapping.to_log_entries(e for e in entries if query.kind is None or e.kind == query.kind)
         return Page(data=data, next_cursor=next_cursor.encode() if next_cursor else None)
 
     async def segments(self, job_id: str, query: LogQuery) -> list[LogQuery]:

@@ -21,10 +21,11 @@ States follow the semantics of Datature's own waiter (`jobs.wait_until_done`): a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from jobnode.core.models import (
     ArtifactRef,
@@ -185,18 +186,27 @@ def to_job(job: wire.BatchJob, item_count: int | None, *, url: str, now_ms: int)
 # -- logs -----------------------------------------------------------------------------------------------------------
 
 
-def to_log_entry(entry: wire.LogEntry) -> LogEntry:
-    """A Nexus log entry as jobnode's: `createTime` is the time, `timeMs` the duration, `reason` the message."""
-    return LogEntry(
-        id=entry.id,
-        time=from_ms(entry.create_time),
-        level=parse_level(entry.level),
-        kind=entry.kind,
-        item=entry.item or None,
-        status=entry.status or None,
-        duration_ms=entry.time_ms,
-        message=entry.reason or None,
+def to_log_entries(entries: Iterable[wire.LogEntry]) -> list[LogEntry]:
+    """Nexus log entries as jobnode's: `createTime` is the time, `timeMs` the duration, `reason` the message. A page
+    is validated in one call (a long log is thousands of pages: this is the client's main cost in reading one)."""
+    return _LOG_ENTRIES.validate_python(
+        [
+            {
+                "id": e.id,
+                "time": from_ms(e.create_time),
+                "level": parse_level(e.level),
+                "kind": e.kind,
+                "item": e.item or None,
+                "status": e.status or None,
+                "duration_ms": e.time_ms,
+                "message": e.reason or None,
+            }
+            for e in entries
+        ]
     )
+
+
+_LOG_ENTRIES = TypeAdapter(list[LogEntry])
 
 
 # -- creating a job -------------------------------------------------------------------------------------------------

@@ -19,13 +19,6 @@ class NexusSettings(PlatformSettings):
     )
     token: SecretStr | None = Field(default=None, title="Secret key", description="The project's secret key.")
     timeout: float = Field(default=60.0, gt=0, title="Request timeout (seconds)", description="Timeout of one request.")
-    requests_per_second: float | None = Field(
-        default=10.0,
-        gt=0,
-        title="Rate limit (requests per second)",
-        description="The most requests jobnode sends Nexus per second, from one process (Datature publishes no limit: "
-        "10 is a cautious default; raise it if your plan allows more).",
-    )
     project_id: str = Field(
         title="Project ID", description="The Nexus project whose batch jobs run (proj_...).", examples=["proj_b705a"]
     )

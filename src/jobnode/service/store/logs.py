@@ -157,7 +157,9 @@ class LogTable:
     def _last_id_at(self, job_id: str, time_us: int) -> int | None:
         """The id of the job's last log entry written at or before `time_us`: each probe is one index seek."""
         conn = self._db.reader
-        low, high = conn.execute("SELECT min(id), max(id) FROM logs WHERE job_id = ?", (job_id,)).fetchone()
+        # two single-aggregate queries: SQLite answers each with one index seek (both in one query scan the range)
+        low = conn.execute("SELECT min(id) FROM logs WHERE job_id = ?", (job_id,)).fetchone()[0]
+        high = conn.execute("SELECT max(id) FROM logs WHERE job_id = ?", (job_id,)).fetchone()[0]
         found = None
         while low is not None and low <= high:
             middle = (low + high) // 2
