@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import time
-from collections.abc import Sequence
-from typing import Any
 
-import fsspec
 import httpx
 
+from jobnode.core import ndjson
 from jobnode.core.errors import JobnodeError, NotFound
 from jobnode.core.models import ArtifactsInput, DelimitedInput, ItemsInput, JobSpec
 from jobnode.core.transport import Transport
@@ -132,11 +129,11 @@ class NexusDatasets:
         if isinstance(job_input, ArtifactsInput):
             return self.dataset_id(job_input), None
         if isinstance(job_input, ItemsInput):
-            content = await asyncio.to_thread(_ndjson, job_input.items)
+            content = await asyncio.to_thread(ndjson.encode, job_input.items)
         elif isinstance(job_input, DelimitedInput):
             if job_input.includes or job_input.excludes:
                 raise ValueError("input.includes: Nexus datasets are uploaded from named files; list the files")
-            content = await asyncio.to_thread(_read_files, job_input.paths)
+            content = await asyncio.to_thread(ndjson.read, job_input.paths)
         else:
             raise ValueError(
                 "input: Nexus jobs run over a newline-delimited JSON dataset; pass items=, delimited=[files] or "
@@ -155,16 +152,3 @@ class NexusDatasets:
             max_retries=spec.webhook.max_attempts - 1,
         )
         return webhook.id
-
-
-def _ndjson(items: Sequence[Any]) -> bytes:
-    return "".join(json.dumps(item, separators=(",", ":"), ensure_ascii=False) + "\n" for item in items).encode()
-
-
-def _read_files(paths: Sequence[str]) -> bytes:
-    parts: list[bytes] = []
-    for path in paths:
-        with fsspec.open(path, "rb") as fh:
-            data = fh.read()
-        parts.append(data if data.endswith(b"\n") or not data else data + b"\n")
-    return b"".join(parts)

@@ -34,6 +34,7 @@ import httpx
 from fsspec.utils import get_protocol
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from jobnode.core import ndjson
 from jobnode.core.backend import ListQuery, LogQuery
 from jobnode.core.errors import JobnodeError, NotFound
 from jobnode.core.models import (
@@ -171,7 +172,7 @@ class NucleusBackend:
         if payload.files:
             response = await self._post_files(upload, payload.files)
         else:
-            request_id = await self._upload_ndjson(upload.dataset_id, _ndjson(payload.units))
+            request_id = await self._upload_ndjson(upload.dataset_id, ndjson.encode(payload.units))
             body = wire.AsyncUploadRequest(request_id=request_id, update=upload.update).to_wire()
             response = await self.transport.request("POST", upload.route, json=body)
         info = self._remember(wire.JobInfo.model_validate_json(response.content))
@@ -437,12 +438,6 @@ def _images(paths: Sequence[str]) -> _Payload:
             "in one upload: put them in storage (s3://...) and append their URLs, or append them in several jobs"
         )
     return _Payload(files=[fsspec.url_to_fs(p)[1] for p in local_files])
-
-
-def _ndjson(units: Sequence[dict[str, Any]]) -> bytes:
-    return "".join(
-        json.dumps(u, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n" for u in units
-    ).encode()
 
 
 def _multipart(paths: Sequence[str], update: bool) -> tuple[bytes, str]:

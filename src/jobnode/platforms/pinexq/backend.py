@@ -35,11 +35,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-import fsspec
 import httpx
 from httpx_sse import EventSource
 from pydantic import ValidationError
 
+from jobnode.core import ndjson
 from jobnode.core.backend import ListQuery, LogQuery
 from jobnode.core.errors import Conflict, JobnodeError, NotFound, TransportError
 from jobnode.core.lineage import JobNode, LineageGraph, plan_artifact_deletion, plan_deletion
@@ -292,9 +292,9 @@ class PinexqBackend:
             return [await self._artifact_href(a) for a in spec.input.artifacts]
         job_input = self._upload_kind(spec)
         if isinstance(job_input, ItemsInput):
-            content = await asyncio.to_thread(_ndjson, job_input.items)
+            content = await asyncio.to_thread(ndjson.encode, job_input.items)
         else:
-            content = await asyncio.to_thread(_read_files, job_input.paths)
+            content = await asyncio.to_thread(ndjson.read, job_input.paths)
         return [await self.upload_workdata(f"{spec.name}.jsonl", content, media_type=NDJSON)]
 
     async def _artifact_href(self, ref: str) -> str:
@@ -758,16 +758,3 @@ def _one_pinexq_state(states: set[JobState]) -> wire.JobStates | None:
     if len(states) == 1:
         return exact.get(next(iter(states)))
     return None
-
-
-def _ndjson(items: Sequence[Any]) -> bytes:
-    return "".join(json.dumps(item, separators=(",", ":"), ensure_ascii=False) + "\n" for item in items).encode()
-
-
-def _read_files(paths: Sequence[str]) -> bytes:
-    parts: list[bytes] = []
-    for path in paths:
-        with fsspec.open(path, "rb") as fh:
-            data = fh.read()
-        parts.append(data if data.endswith(b"\n") or not data else data + b"\n")
-    return b"".join(parts)
