@@ -107,6 +107,8 @@ class TestSubmitDeferred:
         outputs = [(d.namespace, d.name) for d in lineage.outputs]
         assert outputs == [("jobnode-memory://memory.invalid", f"artifacts/art_{job.id}")]
         assert lineage.run_facets["externalQuery"].externalQueryId == job.id
+        tags = {(t.key, t.value) for t in lineage.run_facets["tags"].tags}
+        assert tags == {("jobnode.platform", "memory"), ("jobnode.job_url", fake.jobs[job.id].url)}
 
     def test_openlineage_facets_of_a_failed_job_name_the_job_and_its_inputs(
         self, fake: FakeBackend, fake_conn: str

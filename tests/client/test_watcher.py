@@ -243,6 +243,28 @@ class TestSweepsAndIntervals:
         assert client.jobs.watcher.requests["sweep"] <= 31  # at most one sweep, then one bulk read per look
         await client.aclose()
 
+    async def test_a_round_in_which_jobs_ended_brings_the_next_round_forward(self) -> None:
+        """Jobs end in waves: a round that saw a watched job end is followed by one at `min_interval`, for every
+        watched job; a round that saw none goes back to the interval (a minute here, so that any extra round is the
+        wave's doing)."""
+        backend = FakeBackend(watch=False)  # one bulk read per round
+        client = jobnode.AsyncClient(backend=backend, poll_interval=60.0)
+        watcher = client.jobs.watcher
+        watcher.settle, watcher.min_interval = 0.01, 0.05
+        waits = [asyncio.create_task(_last(client, backend.add().id)) for _ in range(5)]
+        await eventually(lambda: watcher.watched == 5 and watcher.requests["status"] >= 1)
+        await asyncio.sleep(0.3)
+        before = watcher.requests["status"]
+        ended = backend.add()
+        backend.set(ended.id, JobState.SUCCEEDED)
+        assert (await _last(client, ended.id)).state is JobState.SUCCEEDED  # a round read it (a new wait's)
+        await eventually(lambda: watcher.requests["status"] >= before + 2)  # and the next round came at once
+        await asyncio.sleep(0.5)
+        assert watcher.requests["status"] == before + 2  # it saw nothing end: the next is a minute away
+        for wait in waits:
+            wait.cancel()
+        await client.aclose()
+
     def test_a_job_about_to_finish_is_looked_at_sooner(self) -> None:
         watcher = Watcher(status=_never, get=_never, stream=None, poll_interval=8.0, min_interval=0.5)
         watcher._waiters["job_1"] = set()

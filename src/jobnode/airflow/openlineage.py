@@ -1,6 +1,10 @@
 """OpenLineage facets of jobnode tasks: a job's inputs and outputs as datasets and its id as a run facet (submit
 and sensor, also when the job failed), the job whose log was read (logs), the artifacts a cleanup dropped.
 
+A job is named by two standard run facets: `externalQuery` (its id, and the platform's namespace as the source) and
+`tags` (`jobnode.job_url`, the page a person opens to look at it, such as the local service's console; and
+`jobnode.platform`), so that a lineage tool links to the job without a facet schema of jobnode's own.
+
 Naming: a job's artifacts live in the namespace `jobnode-<platform>://<host[:port]>` of the platform that holds
 them, named `artifacts/<artifact id>`; files follow OpenLineage's conventions (`s3://bucket` + key, `file` + path).
 Imported only when OpenLineage asks (apache-airflow-providers-openlineage is an optional dependency).
@@ -93,6 +97,12 @@ def cleanup_lineage(namespace: str, deleted_artifacts: Iterable[str]) -> Any:
 
 
 def _job_facets(job: Job, namespace: str) -> dict[str, Any]:
-    from openlineage.client.facet_v2 import external_query_run
+    from openlineage.client.facet_v2 import external_query_run, tags_run
 
-    return {"externalQuery": external_query_run.ExternalQueryRunFacet(externalQueryId=job.id, source=namespace)}
+    tags = {"jobnode.platform": job.platform, "jobnode.job_url": job.url}
+    return {
+        "externalQuery": external_query_run.ExternalQueryRunFacet(externalQueryId=job.id, source=namespace),
+        "tags": tags_run.TagsRunFacet(
+            tags=[tags_run.TagsRunFacetFields(key=k, value=v, source="JOBNODE") for k, v in tags.items() if v]
+        ),
+    }

@@ -1,8 +1,10 @@
 """`AsyncClient` and `Client`: one facade over any platform's jobs, and the job behaviours every integration shares
-(submit-or-reattach, waits that cancel on timeout, failure reports, log lines and summaries)."""
+(submit-or-reattach, waits that cancel on timeout, failure reports, log lines and summaries), and the one bridge
+from sync code to them (`Portal`, `run_sync`)."""
 
 from jobnode.client._async import AsyncArtifacts, AsyncClient, AsyncJobs, AsyncSteps, build_spec
 from jobnode.client._attach import Attached, request_digest
+from jobnode.client._bridge import Portal, run_sync
 from jobnode.client._cleanup import CleanupReport
 from jobnode.client._logs import LogSummary, LogTally, format_entry
 from jobnode.client._outcome import CancelledOnTimeout, CancelOutcome, error_lines, failure_report
@@ -25,11 +27,13 @@ __all__ = [
     "Jobs",
     "LogSummary",
     "LogTally",
+    "Portal",
     "Steps",
     "build_spec",
     "error_lines",
     "failure_report",
     "format_entry",
     "request_digest",
+    "run_sync",
     "shared_client",
 ]

@@ -3,15 +3,14 @@ share one implementation and differ only at this edge."""
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-import threading
-from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from jobnode.client._async import AsyncClient, LogCallback, ProgressCallback
 from jobnode.client._attach import Attached
+from jobnode.client._bridge import Portal
 from jobnode.client._cleanup import CleanupReport
 from jobnode.client._logs import FIRST_ERRORS, LogSummary, LogTally
 from jobnode.client._outcome import CancelOutcome
@@ -37,48 +36,10 @@ from jobnode.core.models import (
 T = TypeVar("T")
 
 
-class _Portal:
-    """An event loop in a daemon thread that runs coroutines for synchronous callers."""
-
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="jobnode-client", daemon=True)
-        self._thread.start()
-
-    def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result()
-        except BaseException:
-            # the caller was interrupted (Airflow's execution timeout, a signal): stop the coroutine too, so that a
-            # wait it started ends (and cancels its job) instead of going on unseen
-            future.cancel()
-            raise
-
-    def iterate(self, agen: AsyncIterator[T]) -> Generator[T, None, None]:
-        """The async iterator's items; closing the generator early (`contextlib.closing`) closes the iterator."""
-        try:
-            while True:
-                try:
-                    yield self.call(agen.__anext__())  # type: ignore[arg-type]
-                except StopAsyncIteration:
-                    return
-        finally:
-            aclose = getattr(agen, "aclose", None)
-            if aclose is not None:
-                self.call(aclose())
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._loop.shutdown_asyncgens(), self._loop).result(timeout=5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._loop.close()
-
-
 class Jobs:
     """Job operations of a `Client` (`client.jobs`); see `AsyncJobs` for each method."""
 
-    def __init__(self, client: AsyncClient, portal: _Portal) -> None:
+    def __init__(self, client: AsyncClient, portal: Portal) -> None:
         self._a = client.jobs
         self._p = portal
 
@@ -301,7 +262,7 @@ class Jobs:
 class Artifacts:
     """Artifact operations of a `Client` (`client.artifacts`)."""
 
-    def __init__(self, client: AsyncClient, portal: _Portal) -> None:
+    def __init__(self, client: AsyncClient, portal: Portal) -> None:
         self._a = client.artifacts
         self._p = portal
 
@@ -318,7 +279,7 @@ class Artifacts:
 class Steps:
     """The processing steps of a `Client`'s platform (`client.steps`)."""
 
-    def __init__(self, client: AsyncClient, portal: _Portal) -> None:
+    def __init__(self, client: AsyncClient, portal: Portal) -> None:
         self._a = client.steps
         self._p = portal
 
@@ -349,7 +310,7 @@ class Client:
         **options: Any,
     ) -> None:
         self._async = AsyncClient(url, token, platform=platform, backend=backend, **options)
-        self._portal = _Portal()
+        self._portal = Portal()
         self.jobs = Jobs(self._async, self._portal)
         self.artifacts = Artifacts(self._async, self._portal)
         self.steps = Steps(self._async, self._portal)

@@ -13,7 +13,11 @@ Without a push channel it polls, and each round costs as few requests as the pla
 - the due jobs are read with whichever costs fewer requests: a *sweep* of the platform's job list (where the
   platform declares one: a few list pages report on every watched job at once) or status reads (1,000 jobs per
   request where the platform has bulk status, one request per job where it does not). Jobs a sweep cannot reach
-  (an active-only listing leaves out jobs that ended) are read one by one.
+  (an active-only listing leaves out jobs that ended) are read one by one;
+- jobs end in waves (a pipeline's jobs, a platform's queue draining): where one request reads many jobs, a round in
+  which watched jobs ended brings the next round forward to `min_interval`, for every watched job, until a round
+  sees no job end. Quiet, it costs a round per interval; while jobs end, each extra round is paid for by the jobs
+  it finds ended, and the time from a job's end to its wait's return falls to a fraction of the interval.
 
 The transport's rate limiter keeps all of it within the platform's limits. Transient errors (the platform is down,
 429, 5xx) are waited out, never passed on; a job that disappears, or an error that is not transient, ends the waits
@@ -155,6 +159,8 @@ class Watcher:
         self._due: dict[str, float] = {}
         self._first: dict[str, tuple[float, float]] = {}
         self._sweep_pages = 0
+        #: watched jobs seen to end since the last round
+        self._ended = 0
         #: requests made, by kind (`sweep` pages, `status` reads, `get` reads): what a bench reports
         self.requests: dict[str, int] = {"sweep": 0, "status": 0, "get": 0}
         self._waiters: dict[str, set[_Waiter]] = {}
@@ -281,6 +287,7 @@ class Watcher:
         if not waiters or not changed(self._latest.get(job.id), job):
             return
         self._latest[job.id] = job
+        self._ended += job.is_terminal
         for waiter in list(waiters):
             waiter.push(job)
 
@@ -317,6 +324,7 @@ class Watcher:
                 elif due:
                     await self._poll(due)
                 failures = 0
+                self._after_round()
             except Exception as exc:  # transient: the reads keep the others to the jobs they are about
                 failures += 1
                 log.info("jobnode: status of %d jobs failed (%s); retrying", len(due), exc)
@@ -328,6 +336,15 @@ class Watcher:
                 async with asyncio.timeout_at(max(next_due, loop.time())):
                     await self._wake.wait()
                     await asyncio.sleep(self.settle)
+
+    def _after_round(self) -> None:
+        """Jobs ended in this round: where one request reads many jobs, the next round comes at `min_interval`."""
+        ended, self._ended = self._ended, 0
+        if not ended or (self._sweep is None and not self._bulk):
+            return
+        soon = asyncio.get_running_loop().time() + self.min_interval
+        for job_id in self._wanted(self._waiters):
+            self._due[job_id] = min(self._due.get(job_id, soon), soon)
 
     def _read_cost(self, jobs: int) -> int:
         return -(-jobs // BULK_CHUNK) if self._bulk else jobs

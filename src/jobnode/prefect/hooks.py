@@ -21,10 +21,10 @@ from prefect.context import TaskRunContext
 from prefect.flows import FlowStateHook
 from prefect.transactions import Transaction
 
+from jobnode.client import run_sync
 from jobnode.prefect.context import run_logger
 from jobnode.prefect.credentials import JobnodeCredentials, async_client
 from jobnode.prefect.jobs import cancel_flow_run_jobs, undo
-from jobnode.prefect.sync import run_sync
 
 #: where a submit task leaves its job for `undo_submitted_job` (transaction values live in the flow's memory)
 TXN_JOB_ID = "jobnode-job-id"

@@ -28,12 +28,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.transactions import get_transaction
 
-from jobnode.client import CleanupReport, LogSummary, build_spec
+from jobnode.client import CleanupReport, LogSummary, build_spec, run_sync
 from jobnode.core.models import Job, JobSpec, LogLevel
 from jobnode.prefect import jobs
 from jobnode.prefect.credentials import JobnodeCredentials, async_client
 from jobnode.prefect.hooks import TXN_CREDENTIALS, TXN_JOB_ID, undo_submitted_job
-from jobnode.prefect.sync import run_sync
 
 # -- submit ------------------------------------------------------------------------------------------------------
 

@@ -91,6 +91,12 @@ def test_openlineage_events_name_the_job_of_every_task_even_a_failed_one(
     def job_of(task: str) -> str:
         return str(ends[task]["run"]["facets"]["externalQuery"]["externalQueryId"])
 
+    def page_of(task: str) -> str:
+        """The job's page, which a lineage tool links to (the console's page of the job)."""
+        tags = {t["key"]: t["value"] for t in ends[task]["run"]["facets"]["tags"]["tags"]}
+        assert tags["jobnode.platform"] == "local"
+        return tags["jobnode.job_url"]
+
     ids = {name: job_id for job_id, (name, _) in job_fates(client, output).items()}
     assert job_of("produce") == job_of("wait") == job_of("logs") == ids["ol-produce"]  # the sensor names its job
     produced = [d["name"] for d in ends["wait"]["outputs"]]
@@ -98,6 +104,8 @@ def test_openlineage_events_name_the_job_of_every_task_even_a_failed_one(
     failing = ends["failing"]
     assert failing["eventType"] == "FAIL"
     assert job_of("failing") == ids["ol-failing"]
+    page = page_of("failing")
+    assert page == client.jobs.get(ids["ol-failing"]).url and page.endswith(f"/ui/jobs/{ids['ol-failing']}")
     assert [d["name"] for d in failing["inputs"]] == produced
     failed_outputs = [d["name"] for d in failing["outputs"]]  # the results of the items that did not fail
     assert failed_outputs
