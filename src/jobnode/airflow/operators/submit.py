@@ -1,73 +1,35 @@
-"""Operators: submit a job (and wait for it, deferred or on the worker), fetch its logs, clean up, cancel.
-
-The operators orchestrate; the I/O is the client's (through `JobnodeHook`). This module imports only Airflow's
-task SDK at import time, so that DAG files that use it parse fast; the client is loaded when a task runs.
-"""
+"""`JobnodeSubmitJobOperator`: submit a job (or reattach to the one an earlier try started) and wait for it, deferred or
+on the worker; the record the task state store keeps across tries."""
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
-from airflow.sdk import BaseOperator, ResumableJobMixin, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+from airflow.sdk import ResumableJobMixin
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from jobnode.airflow.links import XCOM_JOB_ID, XCOM_JOB_IDS, XCOM_JOB_URL, JobnodeJobLink
+from jobnode.airflow.operators._base import DEFAULT_CONN_ID, JobnodeTask, as_seconds, default_deferrable
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from jobnode.airflow.triggers import JobEventPayload
-    from jobnode.client import CleanupReport, Client
-    from jobnode.core.backend import Capability
-    from jobnode.core.models import Job, JobSpec, LogEntry
+    from jobnode.client import Client
+    from jobnode.core.models import Job, JobSpec
 
-DEFAULT_CONN_ID = "jobnode_default"
 #: the task state store key a submit task keeps its job under, across tries
 STATE_KEY = "jobnode.job"
 #: which limit a deferred wait runs until: the operator's `timeout` or the task's `execution_timeout`
 Deadline = Literal["timeout", "execution_timeout"]
 
 
-def default_deferrable() -> bool:
-    """`[operators] default_deferrable` of the Airflow configuration."""
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
-
-
-def _seconds(value: float | timedelta | None, name: str) -> float | None:
-    if value is None:
-        return None
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if seconds <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds or a timedelta (got {value!r})")
-    return seconds
-
-
-class _JobnodeTask(BaseOperator):
-    """What every jobnode operator has: a connection, and a client per step of the task."""
-
-    def __init__(self, *, jobnode_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.jobnode_conn_id = jobnode_conn_id
-
-    @contextmanager
-    def _client(self) -> Iterator[Client]:
-        """A client for the duration of one step of the task, closed afterwards (even when the task defers)."""
-        from jobnode.airflow.hooks import JobnodeHook
-
-        hook = JobnodeHook(self.jobnode_conn_id)
-        try:
-            yield hook.client
-        finally:
-            hook.close()
-
-
-class JobnodeSubmitJobOperator(ResumableJobMixin, _JobnodeTask):
+class JobnodeSubmitJobOperator(ResumableJobMixin, JobnodeTask):
     """Creates a job from templated fields and, by default, waits until it has ended.
 
     The job's id and URL go to XCom (`job_id`, `job_url`) as soon as it exists; the task returns a summary (`job_id`,
@@ -201,13 +163,13 @@ class JobnodeSubmitJobOperator(ResumableJobMixin, _JobnodeTask):
         self.workers = workers
         self.max_attempts = max_attempts
         self.max_item_failures = max_item_failures
-        self.job_timeout = _seconds(job_timeout, "job_timeout")
+        self.job_timeout = as_seconds(job_timeout, "job_timeout")
         self.tags = tags
         self.job_options = job_options
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.check_interval = check_interval
-        self.timeout = _seconds(timeout, "timeout")
+        self.timeout = as_seconds(timeout, "timeout")
         self.retry_from_failure = retry_from_failure
         self.progress_every = progress_every
         self._spec: JobSpec | None = None
@@ -550,363 +512,3 @@ def task_key(dag_id: str, run_id: str, task_id: str, map_index: int, *extra: str
     """
     raw = "\x1f".join([dag_id, run_id, task_id, str(map_index), *extra])
     return "airflow-" + hashlib.sha256(raw.encode()).hexdigest()[:24]
-
-
-class JobnodeFetchLogsOperator(_JobnodeTask):
-    """Copies a job's log entries into the task log, optionally to a file, and returns a summary.
-
-    Every entry that matches the filters is read, page by page (never all in memory, whatever the size of the log).
-    With `output_path`, the entries are also written as JSON lines to that `ObjectStoragePath` (any fsspec URL:
-    `file:///...`, `s3://...`). The summary counts entries by level and keeps the first errors; with `max_errors`,
-    more error entries than that fail the task. On a platform without a logs API (Cortex) the task is skipped,
-    saying so.
-
-    Example:
-        ```python
-        logs = JobnodeFetchLogsOperator(
-            task_id="logs",
-            job_id="{{ ti.xcom_pull('score', key='job_id') }}",
-            min_level="warning",
-            output_path="file:///var/log/jobs/{{ run_id }}.jsonl",
-            max_errors=0,
-        )
-        ```
-
-    Args:
-        job_id: the job (templated).
-        min_level: the lowest level to read: debug, info, warning or error (templated).
-        kind: only entries of this kind (`ItemSucceeded`, `ItemFailed`, ...; templated).
-        after_time: only entries after this time (a datetime or ISO 8601 text; templated).
-        before_time: only entries before this time (templated).
-        output_path: where to write the entries as JSON lines (an `ObjectStoragePath` or URL; templated).
-        echo: copy each entry into the task log.
-        max_errors: fail the task when there are more error entries than this.
-        first_errors: how many error entries the summary keeps.
-    """
-
-    template_fields: Sequence[str] = (
-        "job_id",
-        "min_level",
-        "kind",
-        "after_time",
-        "before_time",
-        "output_path",
-        "jobnode_conn_id",
-    )
-    operator_extra_links = (JobnodeJobLink(),)
-    ui_color = "#f3f0e8"
-
-    def __init__(
-        self,
-        *,
-        job_id: str,
-        min_level: str | None = None,
-        kind: str | None = None,
-        after_time: datetime | str | None = None,
-        before_time: datetime | str | None = None,
-        output_path: Any = None,
-        echo: bool = True,
-        max_errors: int | None = None,
-        first_errors: int = 10,
-        jobnode_conn_id: str = DEFAULT_CONN_ID,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(jobnode_conn_id=jobnode_conn_id, **kwargs)
-        self.job_id = job_id
-        self.min_level = min_level
-        self.kind = kind
-        self.after_time = after_time
-        self.before_time = before_time
-        self.output_path = output_path
-        self.echo = echo
-        self.max_errors = max_errors
-        self.first_errors = first_errors
-        self._job: Job | None = None
-        self._output: str | None = None
-
-    def filters(self) -> dict[str, Any]:
-        """The rendered filters as `iter_logs` takes them; a wrong one fails the task without retries."""
-        from jobnode.core.models import LogLevel
-
-        filters: dict[str, Any] = {"kind": self.kind or None}
-        if self.min_level:
-            try:
-                filters["min_level"] = LogLevel(str(self.min_level).lower())
-            except ValueError:
-                raise AirflowFailException(
-                    f"min_level must be debug, info, warning or error (got {self.min_level!r})"
-                ) from None
-        for name in ("after_time", "before_time"):
-            value = getattr(self, name)
-            if isinstance(value, str) and value:
-                try:
-                    value = datetime.fromisoformat(value)
-                except ValueError:
-                    raise AirflowFailException(f"{name} must be an ISO 8601 time (got {value!r})") from None
-            filters[name] = value or None
-        return filters
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.sdk import ObjectStoragePath
-
-        from jobnode.client import format_entry
-
-        filters = self.filters()
-        path = ObjectStoragePath(self.output_path) if self.output_path else None
-        self._output = str(path) if path is not None else None
-        with self._client() as client:
-            _skip_unless(client, "logs", f"job {self.job_id} has no log entries to fetch")
-            with path.open("w") if path is not None else _nowhere() as sink:  # type: ignore[no-untyped-call]
-
-                def show(entry: LogEntry) -> None:
-                    if self.echo:
-                        self.log.log(entry.level.rank, "%s", format_entry(entry))
-                    if sink is not None:
-                        sink.write(entry.model_dump_json() + "\n")
-
-                self._job = client.jobs.get(self.job_id)
-                context["ti"].xcom_push(key=XCOM_JOB_URL, value=self._job.url)
-                summary = client.jobs.summarize_logs(
-                    self.job_id, on_entry=show, first_errors=self.first_errors, **filters
-                )
-        first = [format_entry(e) for e in summary.first_errors]
-        self.log.info(
-            "job %s: %d log entries (%s)%s",
-            self.job_id,
-            summary.entries,
-            summary.counts(),
-            f", written to {path}" if path is not None else "",
-        )
-        if self.max_errors is not None and summary.errors > self.max_errors:
-            raise AirflowException(
-                f"job {self.job_id} logged {summary.errors} errors (at most {self.max_errors} allowed); "
-                "first ones:\n" + "\n".join(f"  - {line}" for line in first)
-            )
-        return {
-            "job_id": self.job_id,
-            "entries": summary.entries,
-            "by_level": summary.by_level,
-            "first_errors": first,
-            "output": self._output,
-        }
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """The job whose log was read, as a run facet, and the file the entries were written to, as an output."""
-        from jobnode.airflow.openlineage import logs_lineage, no_lineage
-
-        return logs_lineage(self._job, self._output) if self._job is not None else no_lineage()
-
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        return self.get_openlineage_facets_on_complete(task_instance)
-
-
-def _skip_unless(client: Client, capability: Capability, consequence: str) -> None:
-    """Skip the task, saying so plainly, when the platform does not offer the operation it is for."""
-    if not client.backend.capabilities.supports(capability):
-        from jobnode.core.errors import UnsupportedOperation
-
-        raise AirflowSkipException(f"{UnsupportedOperation(client.platform, capability)}: {consequence}")
-
-
-@contextmanager
-def _nowhere() -> Iterator[None]:
-    yield None
-
-
-class JobnodeCleanupOperator(_JobnodeTask):
-    """Deletes the jobs this DAG run created, under the lineage rules, and keeps what is still used.
-
-    The jobs are those of the submit tasks of the DAG (or of `submit_task_ids`), from their XCom (every job a task
-    started, retries included), plus `job_ids`. A job is kept, with its outputs, when a job outside the cleanup
-    reads them, when they are in `protect`, or (with `protect_outlets`) when its submit task declares outlet
-    assets: downstream DAGs read those outputs. Jobs that have not ended are kept too. The rest is deleted in a
-    safe order (consumers before producers); on a platform that cannot delete jobs (Nucleus, Cortex), every job
-    is kept and the log says so. The plan, what was deleted and what was kept (and why) go to the task
-    log; the task returns the cleanup report.
-
-    The task is an Airflow teardown task by default (`teardown=True`): it runs once everything upstream is done,
-    whether it succeeded or not, and its own state does not decide the DAG run's, so a run whose job failed ends
-    `failed` (and is cleaned up all the same), and a run whose jobs succeeded is not failed by a cleanup that could
-    not delete something (unless `on_failure_fail_dagrun`). `teardown=False` makes it an ordinary task (give it a
-    `trigger_rule` such as `all_done` then).
-
-    Example:
-        ```python
-        cleanup = JobnodeCleanupOperator(task_id="cleanup", protect=["{{ params.keep_artifact }}"])
-        [extract, transform] >> cleanup
-        ```
-
-    Args:
-        job_ids: more jobs to clean up (templated).
-        submit_task_ids: the submit tasks whose jobs to clean up; all of the DAG's by default.
-        delete_outputs: delete the jobs' output artifacts with them (a job with outputs is kept otherwise).
-        protect: artifact ids that must survive (templated).
-        protect_outlets: keep the outputs of submit tasks that declare outlet assets.
-        dry_run: plan and log, delete nothing (kept as `plan_only`: operators already have a `dry_run` method).
-        teardown: make the task an Airflow teardown task (see above).
-        on_failure_fail_dagrun: as a teardown, fail the DAG run when the cleanup fails.
-    """
-
-    template_fields: Sequence[str] = ("job_ids", "protect", "jobnode_conn_id")
-    ui_color = "#f0e8e8"
-
-    def __init__(
-        self,
-        *,
-        job_ids: Sequence[str] = (),
-        submit_task_ids: Sequence[str] | None = None,
-        delete_outputs: bool = True,
-        protect: Sequence[str] = (),
-        protect_outlets: bool = True,
-        dry_run: bool = False,
-        jobnode_conn_id: str = DEFAULT_CONN_ID,
-        teardown: bool = True,
-        on_failure_fail_dagrun: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(jobnode_conn_id=jobnode_conn_id, **kwargs)
-        self.job_ids = job_ids
-        self.submit_task_ids = submit_task_ids
-        self.delete_outputs = delete_outputs
-        self.protect = protect
-        self.protect_outlets = protect_outlets
-        self.plan_only = dry_run
-        self._report: CleanupReport | None = None
-        self._namespace: str | None = None
-        if teardown:
-            self.as_teardown(on_failure_fail_dagrun=on_failure_fail_dagrun)
-
-    def submit_tasks(self) -> list[Any]:
-        """The submit tasks whose jobs this cleanup deletes."""
-        tasks = [t for t in self.dag.tasks if _is_submit(t)]
-        if self.submit_task_ids is not None:
-            wanted = set(self.submit_task_ids)
-            unknown = wanted - {t.task_id for t in tasks}
-            if unknown:
-                raise AirflowFailException(
-                    f"submit_task_ids: {', '.join(sorted(unknown))} are not JobnodeSubmitJobOperator tasks of "
-                    f"DAG {self.dag.dag_id}"
-                )
-            tasks = [t for t in tasks if t.task_id in wanted]
-        return tasks
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        ti = context["ti"]
-        tasks = self.submit_tasks()
-        job_ids = [*self.job_ids, *_pulled(ti, [t.task_id for t in tasks], XCOM_JOB_IDS)]
-        job_ids = list(dict.fromkeys(str(j) for j in job_ids))
-        if not job_ids:
-            self.log.info("no jobs to clean up")
-            return {"jobs": [], "deleted_jobs": [], "deleted_artifacts": [], "kept": []}
-        from jobnode.airflow.openlineage import platform_namespace
-
-        with self._client() as client:
-            protect = [*self.protect]
-            if self.protect_outlets:
-                protect += self._outlet_outputs(client, ti, [t.task_id for t in tasks if t.outlets])
-            report = client.jobs.cleanup(
-                job_ids, delete_outputs=self.delete_outputs, protect=protect, dry_run=self.plan_only
-            )
-            self._namespace = platform_namespace(client.platform, client.job_url(job_ids[0]))
-        self._report = report
-        plan = report.plan
-        self.log.info(
-            "cleanup of %d jobs%s; plan: %s",
-            len(job_ids),
-            " (dry run)" if self.plan_only else "",
-            "; ".join(f"{s.action} {s.id}" for s in plan.steps) or "nothing to delete",
-        )
-        for blocker in report.kept:
-            self.log.info("kept %s: %s", blocker.id, blocker.reason)
-        self.log.info(
-            "%s %d jobs (%s) and %d artifacts",
-            "would delete" if self.plan_only else "deleted",
-            len(report.deleted_jobs),
-            ", ".join(report.deleted_jobs) or "none",
-            len(report.deleted_artifacts),
-        )
-        return {"jobs": job_ids, **report.model_dump(mode="json")}
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """The artifacts the cleanup deleted, as outputs whose lifecycle changed to DROP."""
-        from jobnode.airflow.openlineage import cleanup_lineage, no_lineage
-
-        if self._report is None or self._namespace is None or self.plan_only:
-            return no_lineage()
-        return cleanup_lineage(self._namespace, self._report.deleted_artifacts)
-
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        return self.get_openlineage_facets_on_complete(task_instance)
-
-    def _outlet_outputs(self, client: Client, ti: Any, task_ids: list[str]) -> list[str]:
-        from jobnode.core.errors import NotFound
-
-        outputs: list[str] = []
-        for job_id in _pulled(ti, task_ids, XCOM_JOB_ID):
-            try:
-                job = client.jobs.get(str(job_id))
-            except NotFound:
-                continue
-            outputs += [a.id for a in job.outputs]
-        if outputs:
-            self.log.info("protecting the outputs of tasks with outlet assets: %s", ", ".join(outputs))
-        return outputs
-
-
-def _is_submit(task: Any) -> bool:
-    # a mapped task is a MappedOperator whose operator_class is the submit operator
-    cls = getattr(task, "operator_class", type(task))
-    return isinstance(cls, type) and issubclass(cls, JobnodeSubmitJobOperator)
-
-
-def _pulled(ti: Any, task_ids: list[str], key: str) -> list[Any]:
-    """The XCom values of `key` of these tasks, every map index, lists flattened, missing ones left out."""
-    if not task_ids:
-        return []
-    values = ti.xcom_pull(task_ids=task_ids, key=key) or []
-    out: list[Any] = []
-    for value in values:
-        if isinstance(value, list):
-            out.extend(value)
-        elif value is not None:
-            out.append(value)
-    return out
-
-
-class JobnodeCancelJobOperator(_JobnodeTask):
-    """Cancels a job (cancelling a job that has ended changes nothing) and returns its summary. On a platform that
-    cannot cancel jobs (Nucleus) it cancels nothing, says so in the task log, and returns the job as it is.
-
-    Example:
-        ```python
-        stop = JobnodeCancelJobOperator(task_id="stop", job_id="{{ ti.xcom_pull('score', key='job_id') }}")
-        ```
-
-    Args:
-        job_id: the job (templated).
-    """
-
-    template_fields: Sequence[str] = ("job_id", "jobnode_conn_id")
-    operator_extra_links = (JobnodeJobLink(),)
-
-    def __init__(self, *, job_id: str, jobnode_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
-        super().__init__(jobnode_conn_id=jobnode_conn_id, **kwargs)
-        self.job_id = job_id
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        from jobnode.airflow._results import job_summary, not_retryable
-        from jobnode.core.errors import UnsupportedOperation
-
-        with self._client() as client:
-            try:
-                job = client.jobs.cancel(self.job_id)
-            except UnsupportedOperation as exc:
-                # say what was not done, and how the job is, rather than fail a task that nothing can make succeed
-                job = client.jobs.get(self.job_id)
-                self.log.warning("job %s was not cancelled (it is %s): %s", job.id, job.state.value, exc)
-            except Exception as exc:
-                not_retryable(exc, f"cannot cancel job {self.job_id}")
-                raise
-        context["ti"].xcom_push(key=XCOM_JOB_URL, value=job.url)
-        self.log.info("job %s is %s", job.id, job.state.value)
-        return job_summary([job])
