@@ -1,13 +1,17 @@
 """An official SDK driven by a conformance test: its suite's `sdk_worker.py` in a subprocess of the SDK's own
 environment (`tests/conformance/sdk_env.py`), spoken to in JSON lines.
 
-Each platform's `conftest.py` subclasses `SdkWorker` with a `run` that says a request the way its worker reads it,
-and opens it in its `sdk` fixture with the Python that `sdk_python` finds.
+Each platform's `conftest.py` subclasses `SdkWorker` as its `Sdk`, made with `(python, url, token, log)`, whose `run`
+says a request the way its worker reads it, and its `sdk` fixture yields from `open_sdk`.
 
 Example:
 
-    with SdkWorker(sdk_python(NEXUS), WORKER, tmp_path / "sdk.log", env=env) as worker:
-        worker.ask({"secret_key": key, "project": project, "code": "result = project.get_info()"})["result"]
+    @pytest.fixture(scope="session")
+    def sdk(nexus_service: ServiceProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
+        yield from open_sdk(Sdk, NEXUS, nexus_service, tmp_path_factory)
+
+    def test_list(sdk: Sdk) -> None:
+        assert sdk.run(project, "result = project.batch.jobs.list()") == []
 """
 
 from __future__ import annotations
@@ -15,14 +19,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import pytest
 
+from jobnode.service.process import ServiceProcess
 from tests.conformance.sdk_env import SdkEnv
+
+Worker = TypeVar("Worker", bound="SdkWorker")
 
 
 class SdkError(Exception):
@@ -104,3 +111,16 @@ class SdkWorker:
         self, type_: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.close()
+
+
+def open_sdk(
+    sdk: Callable[[Path, str, str, Path], Worker],
+    env: SdkEnv,
+    service: ServiceProcess,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Worker]:
+    """What a suite's `sdk` fixture yields: `sdk(python, url, token, log)` with `env`'s Python, against `service`
+    (skipped without the environment, failed so in CI), ended after."""
+    assert service.token
+    with sdk(sdk_python(env), service.url, service.token, tmp_path_factory.mktemp("sdk") / "sdk.log") as worker:
+        yield worker

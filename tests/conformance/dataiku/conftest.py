@@ -10,7 +10,7 @@ import pytest
 
 from jobnode.service.process import ServiceProcess
 from tests.conformance.dataiku.setup_env import DATAIKU
-from tests.conformance.sdk_runner import SdkWorker, sdk_python
+from tests.conformance.sdk_runner import SdkWorker, open_sdk
 from tests.platforms.dataiku.conftest import project_key
 
 WORKER = Path(__file__).with_name("sdk_worker.py")
@@ -33,11 +33,8 @@ class Sdk(SdkWorker):
 
 @pytest.fixture(scope="session")
 def sdk(dataiku_service: ServiceProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
-    """The API client against the session's emulator (skipped without its environment, failed so in CI)."""
-    assert dataiku_service.token
-    log = tmp_path_factory.mktemp("sdk") / "sdk.log"
-    with Sdk(sdk_python(DATAIKU), dataiku_service.url, dataiku_service.token, log) as worker:
-        yield worker
+    """Dataiku's API client against the session's emulator."""
+    yield from open_sdk(Sdk, DATAIKU, dataiku_service, tmp_path_factory)
 
 
 @pytest.fixture

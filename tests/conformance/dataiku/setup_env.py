@@ -1,11 +1,9 @@
-"""Create the isolated environment of the Dataiku conformance suite: the official `dataiku-api-client`, unmodified, in
-`.venv-conformance/dataiku/`. How it is built: `tests/conformance/sdk_env.py`.
+"""The isolated environment of the Dataiku conformance suite: the official `dataiku-api-client`, pinned and
+unmodified, in `.venv-conformance/dataiku/` (about 10 MB). Run this file to create or check it, with `--force` to
+rebuild it; how it is built: `tests/conformance/sdk_env.py`.
 
 `six` is installed beside it: `dataikuapi` imports it without declaring it (`import dataikuapi` fails without it
 since python-dateutil stopped pulling it in), so the check imports `dataikuapi` rather than only reading its version.
-
-    python tests/conformance/dataiku/setup_env.py          # create or check the environment
-    python tests/conformance/dataiku/setup_env.py --force  # rebuild it from scratch
 """
 
 from __future__ import annotations
@@ -13,8 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-if not __package__:  # run as a script, or by runpy from a bench: `tests` is this checkout's
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+# `tests` is this checkout's when this file runs as a script or by runpy from a bench (under pytest it already is)
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from tests.conformance.sdk_env import SdkEnv
 

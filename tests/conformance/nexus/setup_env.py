@@ -1,8 +1,6 @@
-"""Create the isolated environment of the Nexus conformance suite: the official `datature` SDK, unmodified, in
-`.venv-conformance/nexus/` (it is large: opencv, scipy, matplotlib). How it is built: `tests/conformance/sdk_env.py`.
-
-    python tests/conformance/nexus/setup_env.py          # create or check the environment
-    python tests/conformance/nexus/setup_env.py --force  # rebuild it from scratch
+"""The isolated environment of the Nexus conformance suite: Datature's official `datature` SDK, pinned and
+unmodified, in `.venv-conformance/nexus/` (about 630 MB: opencv, scipy, matplotlib). Run this file to create or check
+it, with `--force` to rebuild it; how it is built: `tests/conformance/sdk_env.py`.
 """
 
 from __future__ import annotations
@@ -10,8 +8,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-if not __package__:  # run as a script, or by runpy from a bench: `tests` is this checkout's
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+# `tests` is this checkout's when this file runs as a script or by runpy from a bench (under pytest it already is)
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from tests.conformance.sdk_env import SdkEnv
 

@@ -12,7 +12,7 @@ import pytest
 from jobnode.platforms.nucleus import PLATFORM
 from jobnode.service.process import ServiceProcess
 from tests.conformance.nucleus.setup_env import NUCLEUS
-from tests.conformance.sdk_runner import SdkWorker, sdk_python
+from tests.conformance.sdk_runner import SdkWorker, open_sdk
 
 WORKER = Path(__file__).with_name("sdk_worker.py")
 
@@ -20,8 +20,8 @@ WORKER = Path(__file__).with_name("sdk_worker.py")
 class Sdk(SdkWorker):
     """Scale's Nucleus SDK in a subprocess of its own environment, its endpoint the emulator's."""
 
-    def __init__(self, python: Path, endpoint: str, key: str, log: Path) -> None:
-        env = {**os.environ, "NUCLEUS_ENDPOINT": endpoint}
+    def __init__(self, python: Path, url: str, key: str, log: Path) -> None:
+        env = {**os.environ, "NUCLEUS_ENDPOINT": url + PLATFORM.emulator_prefix}
         env.pop("NUCLEUS_API_KEY", None)
         super().__init__(python, WORKER, log, env=env)
         self.key = key
@@ -34,9 +34,5 @@ class Sdk(SdkWorker):
 
 @pytest.fixture(scope="session")
 def sdk(nucleus_service: ServiceProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
-    """The SDK against the session's emulator (skipped without its environment, failed so in CI)."""
-    assert nucleus_service.token
-    endpoint = nucleus_service.url + PLATFORM.emulator_prefix
-    log = tmp_path_factory.mktemp("sdk") / "sdk.log"
-    with Sdk(sdk_python(NUCLEUS), endpoint, nucleus_service.token, log) as worker:
-        yield worker
+    """Scale's SDK against the session's emulator."""
+    yield from open_sdk(Sdk, NUCLEUS, nucleus_service, tmp_path_factory)

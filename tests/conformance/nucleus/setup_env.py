@@ -1,9 +1,6 @@
-"""Create the isolated environment of the Nucleus conformance suite: the official `scale-nucleus` SDK, unmodified, in
-`.venv-conformance/nucleus/` (numpy, boto3, Pillow, aiohttp come with it). How it is built:
-`tests/conformance/sdk_env.py`.
-
-    python tests/conformance/nucleus/setup_env.py          # create or check the environment
-    python tests/conformance/nucleus/setup_env.py --force  # rebuild it from scratch
+"""The isolated environment of the Nucleus conformance suite: Scale's official `scale-nucleus` SDK, pinned and
+unmodified, in `.venv-conformance/nucleus/` (about 210 MB, with numpy, boto3, Pillow and aiohttp). Run this file to
+create or check it, with `--force` to rebuild it; how it is built: `tests/conformance/sdk_env.py`.
 """
 
 from __future__ import annotations
@@ -11,8 +8,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-if not __package__:  # run as a script, or by runpy from a bench: `tests` is this checkout's
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+# `tests` is this checkout's when this file runs as a script or by runpy from a bench (under pytest it already is)
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from tests.conformance.sdk_env import SdkEnv
 

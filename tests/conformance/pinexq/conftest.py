@@ -10,7 +10,7 @@ import pytest
 
 from jobnode.service.process import ServiceProcess
 from tests.conformance.pinexq.setup_env import PINEXQ
-from tests.conformance.sdk_runner import SdkWorker, sdk_python
+from tests.conformance.sdk_runner import SdkWorker, open_sdk
 
 WORKER = Path(__file__).with_name("sdk_worker.py")
 
@@ -32,11 +32,8 @@ class Sdk(SdkWorker):
 
 @pytest.fixture(scope="session")
 def sdk(pinexq_service: ServiceProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
-    """The SDK against the session's emulator (skipped without its environment, failed so in CI)."""
-    assert pinexq_service.token
-    log = tmp_path_factory.mktemp("sdk") / "sdk.log"
-    with Sdk(sdk_python(PINEXQ), pinexq_service.url, pinexq_service.token, log) as worker:
-        yield worker
+    """PinexQ's SDK against the session's emulator."""
+    yield from open_sdk(Sdk, PINEXQ, pinexq_service, tmp_path_factory)
 
 
 @pytest.fixture
