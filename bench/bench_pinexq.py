@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import runpy
 import secrets
 import subprocess
 import sys
@@ -46,7 +47,7 @@ from jobnode.platforms.pinexq import wire  # noqa: E402
 from jobnode.platforms.pinexq.backend import PinexqBackend  # noqa: E402
 from jobnode.service.process import ServiceProcess  # noqa: E402
 
-SDK_PYTHON = ROOT / ".venv-conformance" / "pinexq" / "bin" / "python"
+SDK_PYTHON: Path = runpy.run_path(str(ROOT / "tests" / "conformance" / "pinexq" / "setup_env.py"))["env_python"]()
 
 # The SDK's side, run by the SDK environment's Python: create the jobs, then wait for each in a thread of its own.
 SDK_SIDE = """

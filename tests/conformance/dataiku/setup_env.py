@@ -1,91 +1,26 @@
-"""Create the isolated environment of the Dataiku conformance suite: the official `dataiku-api-client`, unmodified.
+"""The isolated environment of the Dataiku conformance suite: the official `dataiku-api-client`, pinned and
+unmodified, in `.venv-conformance/dataiku/` (about 10 MB). Run this file to create or check it, with `--force` to
+rebuild it; how it is built: `tests/conformance/sdk_env.py`.
 
-The client lives in its own virtualenv at `.venv-conformance/dataiku/` in the repository root, outside the project's
-environment and its dependencies; the conformance tests run it in a subprocess with that environment's Python.
 `six` is installed beside it: `dataikuapi` imports it without declaring it (`import dataikuapi` fails without it
-since python-dateutil stopped pulling it in). Idempotent: a second run that finds the pinned version does nothing.
-
-    python tests/conformance/dataiku/setup_env.py          # create or check the environment
-    python tests/conformance/dataiku/setup_env.py --force  # rebuild it from scratch
+since python-dateutil stopped pulling it in), so the check imports `dataikuapi` rather than only reading its version.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
-import subprocess
 import sys
-import venv
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
-SDK = "dataiku-api-client"
-SDK_VERSION = "15.2.0"
-#: what `dataikuapi` imports without declaring it
-UNDECLARED = ("six",)
-ENV_DIR = ROOT / ".venv-conformance" / "dataiku"
-BIN = "Scripts" if os.name == "nt" else "bin"
+# `tests` is this checkout's when this file runs as a script or by runpy from a bench (under pytest it already is)
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
+from tests.conformance.sdk_env import SdkEnv
 
-def env_python(env_dir: Path = ENV_DIR) -> Path:
-    """The interpreter of the conformance environment (it may not exist yet)."""
-    return env_dir / BIN / ("python.exe" if os.name == "nt" else "python")
-
-
-def installed_version(python: Path) -> str | None:
-    """The client's version when `python` can import `dataikuapi`, else None."""
-    if not python.exists():
-        return None
-    probe = subprocess.run(
-        [str(python), "-c", f"import dataikuapi, importlib.metadata as m; print(m.version({SDK!r}))"],
-        capture_output=True,
-        text=True,
-    )
-    return probe.stdout.strip() if probe.returncode == 0 else None
-
-
-def create(env_dir: Path) -> None:
-    """A fresh environment with the pinned client; uv when there is one (on PATH, or the one `dev.py` installs in
-    `.tools/`), pip otherwise."""
-    requirements = [f"{SDK}=={SDK_VERSION}", *UNDECLARED]
-    tools_uv = ROOT / ".tools" / BIN / ("uv.exe" if os.name == "nt" else "uv")
-    uv = shutil.which("uv") or (str(tools_uv) if tools_uv.exists() else None)
-    if uv:
-        subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(env_dir)], check=True)
-        subprocess.run(
-            [uv, "pip", "install", "--quiet", "--python", str(env_python(env_dir)), *requirements], check=True
-        )
-        return
-    venv.create(env_dir, with_pip=True)
-    subprocess.run(
-        [str(env_python(env_dir)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements],
-        check=True,
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--force", action="store_true", help="delete and rebuild the environment")
-    args = parser.parse_args(argv)
-    python = env_python()
-    if args.force and ENV_DIR.exists():
-        shutil.rmtree(ENV_DIR)
-    found = installed_version(python)
-    if found == SDK_VERSION:
-        print(f"{SDK} {SDK_VERSION} already installed in {ENV_DIR.relative_to(ROOT)}")
-        return 0
-    if ENV_DIR.exists():
-        # a half-built or outdated environment: start again rather than patch it
-        shutil.rmtree(ENV_DIR)
-    print(f"installing {SDK}=={SDK_VERSION} into {ENV_DIR.relative_to(ROOT)} (about 10 MB, once)", flush=True)
-    create(ENV_DIR)
-    found = installed_version(python)
-    if found != SDK_VERSION:
-        print(f"error: {SDK} {SDK_VERSION} is not importable in {ENV_DIR} after installing (found {found})")
-        return 1
-    return 0
-
+DATAIKU = SdkEnv(
+    "dataiku", "dataiku-api-client", "15.2.0", size="about 10 MB", undeclared=("six",), imports=("dataikuapi",)
+)
+# what the benches read through runpy
+env_python, installed_version, SDK_VERSION = DATAIKU.python, DATAIKU.installed_version, DATAIKU.version
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(DATAIKU.main())

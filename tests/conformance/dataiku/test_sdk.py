@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.dataiku.conftest import Sdk, SdkError
+from tests.conformance.dataiku.conftest import Sdk
+from tests.conformance.sdk_runner import SdkError
 from tests.platforms.dataiku.conftest import project_key
 
 SEED_DEFINITION = """

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.nexus.conftest import Sdk, SdkError
+from tests.conformance.nexus.conftest import Sdk
+from tests.conformance.sdk_runner import SdkError
 from tests.platforms.nexus.receiver import Receiver
 
 DEFAULT_INSTANCES = {"instance_x1cpu-standard", "instance_t4-standard-1g", "instance_l4-standard-1g"}

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.nucleus.conftest import Sdk, SdkError
+from tests.conformance.nucleus.conftest import Sdk
+from tests.conformance.sdk_runner import SdkError
 
 RETRIEVE = """import nucleus
 

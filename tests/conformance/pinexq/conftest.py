@@ -1,10 +1,7 @@
-"""Fixtures of the PinexQ conformance suite: the emulator and PinexQ's SDK in its own environment."""
+"""Fixtures of the PinexQ conformance suite: PinexQ's SDK in its own environment, against the emulator."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,33 +9,17 @@ from typing import Any
 import pytest
 
 from jobnode.service.process import ServiceProcess
-from tests.conformance.pinexq.setup_env import SDK_VERSION, env_python, installed_version
+from tests.conformance.pinexq.setup_env import PINEXQ
+from tests.conformance.sdk_runner import SdkWorker, open_sdk
 
 WORKER = Path(__file__).with_name("sdk_worker.py")
 
 
-class SdkError(Exception):
-    """An exception the SDK raised; `type` is its class name (`ApiException`, `NameError`, ...)."""
-
-    def __init__(self, type_: str, message: str) -> None:
-        super().__init__(f"{type_}: {message}")
-        self.type = type_
-        self.message = message
-
-
-class Sdk:
+class Sdk(SdkWorker):
     """PinexQ's SDK in a subprocess of its own environment; `run` executes code there, as a user's script would."""
 
     def __init__(self, python: Path, url: str, api_key: str, log: Path) -> None:
-        self._log = log.open("ab")
-        self._proc = subprocess.Popen(
-            [str(python), str(WORKER), url, api_key],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            bufsize=1,
-        )
+        super().__init__(python, WORKER, log, url, api_key)
 
     def run(self, code: str, **variables: Any) -> Any:
         """Run `code` with `client`, the SDK's tool classes and `variables` in scope; return its `result`.
@@ -46,50 +27,13 @@ class Sdk:
         Raises:
             SdkError: the code raised.
         """
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._proc.stdin.write(json.dumps({"code": code, "vars": variables}) + "\n")
-        self._proc.stdin.flush()
-        line = self._proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the SDK worker exited ({self._proc.poll()}); see {self._log.name}")
-        answer = json.loads(line)
-        if "error" in answer:
-            raise SdkError(answer["error"]["type"], answer["error"]["message"])
-        return answer["result"]
-
-    def close(self) -> None:
-        if self._proc.stdin:
-            self._proc.stdin.close()
-        try:
-            self._proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        self._log.close()
+        return self.ask({"code": code, "vars": variables})["result"]
 
 
 @pytest.fixture(scope="session")
-def sdk_env() -> Path:
-    """The conformance environment's Python; missing, the suite is skipped, except in CI, where it fails."""
-    python = env_python()
-    found = installed_version(python)
-    if found != SDK_VERSION:
-        why = (
-            f"pinexq-client=={SDK_VERSION} is not installed in {python.parent.parent} (found: {found}); "
-            "create it with: python tests/conformance/pinexq/setup_env.py"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(why)
-        pytest.skip(why)
-    return python
-
-
-@pytest.fixture(scope="session")
-def sdk(sdk_env: Path, pinexq_service: ServiceProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
-    assert pinexq_service.token
-    worker = Sdk(sdk_env, pinexq_service.url, pinexq_service.token, tmp_path_factory.mktemp("sdk") / "sdk.log")
-    yield worker
-    worker.close()
+def sdk(pinexq_service: ServiceProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
+    """PinexQ's SDK against the session's emulator."""
+    yield from open_sdk(Sdk, PINEXQ, pinexq_service, tmp_path_factory)
 
 
 @pytest.fixture

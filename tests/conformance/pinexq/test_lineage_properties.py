@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 
 from jobnode.platforms.pinexq.backend import PinexqBackend
 from jobnode.service.process import ServiceProcess
-from tests.conformance.pinexq.conftest import Sdk, SdkError
+from tests.conformance.pinexq.conftest import Sdk
+from tests.conformance.sdk_runner import SdkError
 from tests.platforms.pinexq.scenarios import Built, Scenario, World, build, observe, scenarios
 
 DELETE_JOB = "Job.from_url(client, url).delete()"

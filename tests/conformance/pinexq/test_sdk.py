@@ -12,7 +12,8 @@ import uuid
 
 import pytest
 
-from tests.conformance.pinexq.conftest import Sdk, SdkError
+from tests.conformance.pinexq.conftest import Sdk
+from tests.conformance.sdk_runner import SdkError
 
 #: code that gives a job over input WorkData (`px_scale` of two records): its results are output WorkData
 JOB_WITH_OUTPUT = """
