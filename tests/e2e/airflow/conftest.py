@@ -43,16 +43,27 @@ class AirflowHome:
         )
 
 
+#: Airflow's processes share one SQLite file: a writer waits up to this long for another's lock (SQLite's default,
+#: 5 s, fails requests of a loaded machine with "database is locked")
+SQLITE_BUSY_SECONDS = 60
+
+
 def airflow_env(home: Path, service: ServiceProcess, dags: Path) -> dict[str, str]:
-    """The environment of Airflow commands: no examples, the DAGs folder, and the `jobnode_default` connection to
+    """The environment of Airflow commands: no examples, the DAGs folder, SQLite's lock wait raised (through
+    `airflow_local_settings`, as Airflow documents for connect args), and the `jobnode_default` connection to
     `service` given as JSON (as a deployment would give it)."""
     host, port = service.url.removeprefix("http://").rsplit(":", 1)
+    settings = home / "config" / "airflow_local_settings.py"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(f"connect_args = {{'timeout': {SQLITE_BUSY_SECONDS}}}\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "JOBNODE_"))}
     env.update(
         AIRFLOW_HOME=str(home),
         AIRFLOW__CORE__LOAD_EXAMPLES="false",
         AIRFLOW__CORE__DAGS_FOLDER=str(dags),
         AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS="airflow_local_settings.connect_args",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC="airflow_local_settings.connect_args",
         AIRFLOW_CONN_JOBNODE_DEFAULT=json.dumps(
             {
                 "conn_type": "jobnode",

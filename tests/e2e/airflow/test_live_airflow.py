@@ -21,7 +21,7 @@ import pytest
 import jobnode
 from jobnode.core.models import JobState
 from jobnode.service.process import ServiceProcess
-from tests.e2e.airflow.conftest import AirflowHome
+from tests.e2e.airflow.conftest import SQLITE_BUSY_SECONDS, AirflowHome
 
 LIVE_DAGS = Path(__file__).resolve().parent / "live_dags"
 DAG_ID = "jobnode_live_test"
@@ -80,7 +80,8 @@ class Airflow:
         }
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+        # a request may wait out SQLite's lock (SQLITE_BUSY_SECONDS) before the API server answers it
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=SQLITE_BUSY_SECONDS + 30)
 
     def start(self) -> None:
         """The API server first (tasks report to it from their first line), then the other components."""
