@@ -30,18 +30,13 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-from httpx_sse import EventSource
-from pydantic import ValidationError
-
 from jobnode.core import ndjson
 from jobnode.core.backend import ListQuery, LogQuery
-from jobnode.core.errors import Conflict, JobnodeError, NotFound, TransportError
+from jobnode.core.errors import Conflict, JobnodeError, NotFound
 from jobnode.core.lineage import JobNode, LineageGraph, plan_artifact_deletion, plan_deletion
 from jobnode.core.models import (
     Artifact,
@@ -63,29 +58,22 @@ from jobnode.core.models import (
 from jobnode.core.ratelimit import RequestLimiter
 from jobnode.core.transport import HeaderAuth, RetryPolicy, Transport, is_transient
 from jobnode.platforms.pinexq import PAGE_SIZE_MAX, PLATFORM, mapping, wire
+from jobnode.platforms.pinexq.events import job_changes
 from jobnode.platforms.pinexq.settings import PinexqSettings
-from jobnode.platforms.pinexq.siren import EVENT_STREAM, Entity, NotOffered, SirenClient, parse_problem
+from jobnode.platforms.pinexq.siren import Entity, NotOffered, SirenClient, parse_problem
 
 log = logging.getLogger("jobnode.platforms.pinexq")
 
 #: 429 and 503 are the statuses PinexQ's SDK names as transient; 502 and 504 come from proxies in front of it
 PINEXQ_RETRY = RetryPolicy(statuses=frozenset({429, 502, 503, 504}))
-#: seconds without a byte (keep-alives included) after which the event stream counts as dropped
-EVENT_READ_TIMEOUT = 15.0
 NDJSON = "application/x-ndjson"
 #: reads in flight at once when many jobs are read one by one (the connections the transport keeps alive)
 READ_CONCURRENCY = 20
 #: from how many jobs on a read of many reads pages of the newest jobs instead of each job (a page costs two
 #: requests: the query and its page), and from how many when their creation times are known
 SWEEP_FROM, SWEEP_KNOWN_FROM = 20, 3
-#: seconds an event waits for the events that come with it
-EVENT_SETTLE = 0.05
 #: the margin around creation times in a query (PinexQ's bounds are exclusive)
 TIME_STEP = timedelta(milliseconds=1)
-
-
-class _StreamEnded(TransportError):
-    """The event stream ended (the platform closed it)."""
 
 
 class PinexqBackend:
@@ -643,7 +631,8 @@ class PinexqBackend:
         seen: dict[str, Job] = {}
         while pending:
             try:
-                async with self._event_stream() as changes:
+                events = (await self._root("Info")).href("ApiEventsEndpoint")
+                async with job_changes(self.transport, events, self.timeout) as changes:
                     # read after subscribing: a change between the two cannot be missed
                     for job in await self._read(sorted(pending), seen):
                         seen[job.id] = job
@@ -673,59 +662,6 @@ class PinexqBackend:
                     raise
             if pending:
                 await asyncio.sleep(self.reconnect_delay)
-
-    @asynccontextmanager
-    async def _event_stream(self) -> AsyncIterator[_Changes]:
-        """The event stream, read in the background into the ids of the jobs that changed."""
-        href = (await self._root("Info")).href("ApiEventsEndpoint")
-        timeout = httpx.Timeout(self.timeout, read=EVENT_READ_TIMEOUT)
-        async with self.transport.stream("GET", href, timeout=timeout) as response:
-            if EVENT_STREAM not in response.headers.get("content-type", ""):
-                raise JobnodeError(f"PinexQ's event stream at {href} is not {EVENT_STREAM}")
-            changes = _Changes()
-            reader = asyncio.create_task(changes.read(response))
-            try:
-                yield changes
-            finally:
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reader
-
-
-class _Changes:
-    """The ids of the jobs the event stream says changed, gathered until taken."""
-
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[set[str] | BaseException] = asyncio.Queue()
-
-    async def read(self, response: httpx.Response) -> None:
-        try:
-            async for event in EventSource(response).aiter_sse():
-                if not event.data.strip():
-                    continue  # a keep-alive
-                try:
-                    parsed = wire.ApiEvent.model_validate_json(event.data)
-                except ValidationError:
-                    continue
-                if parsed.resource_type == "Job":
-                    self._queue.put_nowait({mapping.resource_id(parsed.resource_link)})
-            self._queue.put_nowait(_StreamEnded("PinexQ closed its event stream"))
-        except httpx.TransportError as exc:
-            self._queue.put_nowait(TransportError(f"PinexQ's event stream dropped: {exc!r}"))
-
-    async def next(self) -> set[str]:
-        """The jobs that changed since the last call (waiting for one, then `EVENT_SETTLE` seconds for the events
-        that come with it: jobs that end together are read together)."""
-        changed: set[str] = set()
-        item = await self._queue.get()
-        await asyncio.sleep(EVENT_SETTLE)
-        while True:
-            if isinstance(item, BaseException):
-                raise item
-            changed |= item
-            if self._queue.empty():
-                return changed
-            item = self._queue.get_nowait()
 
 
 def _node(entity: Entity) -> JobNode:
