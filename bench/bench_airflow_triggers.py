@@ -105,7 +105,7 @@ def serve(data_dir: Path, token: str, ready_file: Path) -> None:
 
 
 def rss_mb() -> float:
-    return psutil.Process().memory_info().rss / 2**20
+    return float(psutil.Process().memory_info().rss) / 2**20
 
 
 def wait(

@@ -229,7 +229,7 @@ def main(argv: list[str]) -> int:
         print(f"{args.lines:,} lines in {args.files} S3 objects; poll every {args.poll:g}s; 2 cores shared", flush=True)
         with (
             ServiceProcess(Path(tmp) / "cortex", token=token, extra_args=["--platform", "cortex"], env=env) as cortex,
-            ServiceProcess(Path(tmp) / "native", token=token, env=env) as native,
+            ServiceProcess(Path(tmp) / "native", token=token, extra_args=["--allow-protocol", "s3"], env=env) as native,
         ):
             warm_up(cortex.url, native.url, token, prefix)
             runs: dict[str, list[dict[str, Any]]] = {"jobnode": [], "plain": [], "native": []}
@@ -249,7 +249,7 @@ def main(argv: list[str]) -> int:
 
 def report(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) -> None:
     def median(name: str, key: str) -> float:
-        return statistics.median(r[key] for r in runs[name])
+        return float(statistics.median(r[key] for r in runs[name]))
 
     lines = args.lines
     print(f"\none job over {lines:,} delimited lines, median of {args.repeat}:")

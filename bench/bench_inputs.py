@@ -80,7 +80,7 @@ def main() -> None:
             ServiceProcess(data_dir, token=secrets.token_hex(8)) as service,
             jobnode.Client(service.url, token=service.token, timeout=600) as client,
         ):
-            listed = client.jobs.plan(step="identity", files=[f"{files_root}/"])["items_total"]
+            listed = client.jobs.plan(step="identity", files=[f"{files_root}/"]).items_total
             assert listed == args.files, listed
             times = timed(lambda: client.jobs.plan(step="identity", files=[f"{files_root}/"]), args.repeat)
             report("file listing (dry run, one prefix)", args.files, "files", times)

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,7 +100,7 @@ def figures(seen: Seen, widest: int, seconds: float, cpu: float, rss_before: flo
 # -- the children (the SDK's needs only the standard library and datature) ------------------------------------------
 
 
-def child_jobnode(args: argparse.Namespace, order: str) -> dict[str, Any]:
+def child_jobnode(args: argparse.Namespace, order: Literal["asc", "desc"]) -> dict[str, Any]:
     import asyncio
 
     import jobnode
@@ -268,7 +268,7 @@ def main() -> int:
         print(json.dumps(child_sdk(args)), file=sys.__stdout__)
         return 0
     if args.child:
-        print(json.dumps(child_jobnode(args, args.child.removeprefix("jobnode-"))))
+        print(json.dumps(child_jobnode(args, "desc" if args.child == "jobnode-desc" else "asc")))
         return 0
 
     import secrets
@@ -330,7 +330,6 @@ def report(url: str, token: str, project: str, job_id: str, sdk_python: str, rep
             print(f"{name}: {medians[name] / sdk:.1f}x the SDK's entries/s")
     widest = runs["jobnode, newest first"][-1]["widest_ms"]
     print(f"at most {widest} entries share one millisecond (a page holds 1000)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -213,7 +213,8 @@ def main() -> None:
     parser.add_argument("--side", nargs=2, metavar=("URL", "TOKEN"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
-        print(json.dumps(asyncio.run(jobnode_side(*args.side, args.jobs, args.seconds))))
+        url, token = args.side
+        print(json.dumps(asyncio.run(jobnode_side(url, token, args.jobs, args.seconds))))
         return
     with (
         tempfile.TemporaryDirectory() as data,

@@ -77,7 +77,9 @@ def serve(data_dir: Path, token: str, rate: float, n: int, first_start: float, s
             ),
         ),
     )
-    nexus.receive_upload(nexus.records.get("dataset", dataset.id), content)
+    uploaded = nexus.records.get("dataset", dataset.id)
+    assert uploaded is not None
+    nexus.receive_upload(uploaded, content)
     ids = []
     for i in range(n):
         start = int((first_start + spread * i / n) * 1000)
@@ -184,9 +186,12 @@ def wait_sdk(url: str, token: str, ids: list[str], interval: float, window: floa
     for job_id in ids:
         threading.Thread(target=one, args=(job_id,), daemon=True).start()
     time.sleep(window)
-    result = {"cpu": time.process_time() - cpu, "wall": time.monotonic() - wall, "peak_mb": peak_mb()}
-    result["errors"] = dict(errors)
-    return result
+    return {
+        "cpu": time.process_time() - cpu,
+        "wall": time.monotonic() - wall,
+        "peak_mb": peak_mb(),
+        "errors": dict(errors),
+    }
 
 
 def wait_idle(url: str, token: str, ids: list[str], seconds: float) -> dict[str, Any]:

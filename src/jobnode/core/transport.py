@@ -203,7 +203,9 @@ class Transport:
         self._error_parser = error_parser
         self._sleep = sleep
         self._owns_http = http is None
-        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        # every connection of the pool is kept alive between requests (idle ones close after httpx's 5 s): a burst of
+        # concurrent calls wider than httpx's default 20 would otherwise open new connections again and again
+        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=100)
         #: how many connections the pool holds (None when the caller brought its own client)
         self._pool_size = limits.max_connections if http is None else None
         self.http = http or httpx.AsyncClient(
