@@ -17,6 +17,8 @@ def prefect_harness() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         # the temporary server would try to reach Prefect's telemetry endpoint on start
         patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        # its SQLite writers wait this long for each other's locks (10 s by default: too short on a loaded machine)
+        patch.setenv("PREFECT_API_DATABASE_TIMEOUT", "60")
         with prefect_test_harness(server_startup_timeout=120):
             yield
 

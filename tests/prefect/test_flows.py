@@ -338,7 +338,7 @@ class TestCancellationHook:
     async def submit_and_leave(credentials: JobnodeCredentials | None) -> str:
         @flow
         async def leave_running(credentials: JobnodeCredentials | None = None) -> None:
-            await submit_job(sleeping(), credentials=credentials)
+            await submit_job(sleeping(3600), credentials=credentials)  # still running when the hook runs, however slow
 
         return flow_run_id(await leave_running(credentials, return_state=True))
 
