@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +24,13 @@ if TYPE_CHECKING:
     from tests.platforms.cortex.servers import S3
 
 TEST_STEPS = "tests.steps"
+
+# Airflow and Prefect keep their state in a folder of each test process, set here because this file is imported
+# before any other conftest or test module imports either: a test run never touches ~/airflow or ~/.prefect
+_HOMES = Path(tempfile.mkdtemp(prefix="jobnode-tests-"))
+atexit.register(shutil.rmtree, _HOMES, ignore_errors=True)
+os.environ["AIRFLOW_HOME"] = str(_HOMES / "airflow")
+os.environ["PREFECT_HOME"] = str(_HOMES / "prefect")
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import httpx
 import pytest
 
@@ -156,6 +158,15 @@ def test_backoff_grows_and_is_capped() -> None:
     policy = RetryPolicy(backoff_base=1, backoff_max=8)
     assert all(0.5 <= policy.backoff(1) <= 1 for _ in range(50))
     assert all(4 <= policy.backoff(10) <= 8 for _ in range(50))
+
+
+def test_jitter_leaves_a_seeded_random_module_alone() -> None:
+    """A program that seeds `random` for its own reasons gets the same numbers, whatever jobnode's retries draw."""
+    random.seed(7)
+    expected = [random.random() for _ in range(3)]
+    random.seed(7)
+    RetryPolicy().backoff(3)
+    assert [random.random() for _ in range(3)] == expected
 
 
 async def test_a_pool_timeout_is_reported_as_one_not_as_an_unreachable_service() -> None:

@@ -29,14 +29,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
 
 from jobnode.core.backend import ListQuery, Sweep
 from jobnode.core.errors import NotFound
 from jobnode.core.models import ACTIVE_STATES, Job, Page
-from jobnode.core.transport import RetryPolicy, is_transient
+from jobnode.core.transport import RetryPolicy, is_transient, jitter
 
 log = logging.getLogger("jobnode.client.watcher")
 
@@ -278,7 +277,7 @@ class Watcher:
             now = asyncio.get_running_loop().time()
             delay = self._next_look(job, now)
             if self._sweep is None and not self._bulk:
-                delay *= random.uniform(0.9, 1.1)
+                delay *= jitter(0.9, 1.1)
             self._due[job.id] = now + delay
         self._dispatch(job)
 

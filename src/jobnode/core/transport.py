@@ -37,6 +37,16 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
+#: jobnode's own source of jitter: drawing from it leaves the `random` module's shared state (which a program may have
+#: seeded for its own reasons) alone
+_JITTER = random.Random()
+
+
+def jitter(low: float, high: float) -> float:
+    """A random number between `low` and `high`, for spreading retries and looks over time."""
+    return _JITTER.uniform(low, high)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How transient failures are retried."""
@@ -50,7 +60,7 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff before retry number `attempt` (1-based)."""
         cap = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
-        return random.uniform(cap / 2, cap)
+        return jitter(cap / 2, cap)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number `attempt`: the backoff, or longer when the server asked for longer
