@@ -31,6 +31,9 @@ _HOMES = Path(tempfile.mkdtemp(prefix="jobnode-tests-"))
 atexit.register(shutil.rmtree, _HOMES, ignore_errors=True)
 os.environ["AIRFLOW_HOME"] = str(_HOMES / "airflow")
 os.environ["PREFECT_HOME"] = str(_HOMES / "prefect")
+# Prefect 3.7 reads these from ~/.prefect whatever PREFECT_HOME says (as the demo sets them too)
+os.environ["PREFECT_SERVER_MEMO_STORE_PATH"] = str(_HOMES / "prefect" / "memo_store.toml")
+os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = str(_HOMES / "prefect" / "storage")
 
 
 @pytest.fixture(scope="session")

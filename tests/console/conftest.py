@@ -64,10 +64,17 @@ def playwright() -> Iterator[Playwright]:
 
 
 @pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
+def browser(playwright: Playwright, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     """One Chromium for the module (each test gets a context of its own: fresh cookies and storage); Playwright
-    gives it a fresh temporary profile (`--user-data-dir`)."""
-    browser = playwright.chromium.launch(executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS)
+    gives it a fresh temporary profile (`--user-data-dir`), and what Chromium keeps besides (crash reports) goes to
+    a folder of the test run, not the home directory."""
+    config = tmp_path_factory.mktemp("chromium")
+    browser = playwright.chromium.launch(
+        executable_path=chromium_executable(),
+        headless=True,
+        args=CHROMIUM_ARGS,
+        env={**os.environ, "XDG_CONFIG_HOME": str(config / "config"), "XDG_CACHE_HOME": str(config / "cache")},
+    )
     yield browser
     browser.close()
 
