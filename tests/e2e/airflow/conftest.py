@@ -3,9 +3,11 @@ once per session, and the `airflow` command run as a child process."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -45,7 +47,7 @@ class AirflowHome:
 
 #: Airflow's processes share one SQLite file: a writer waits up to this long for another's lock (SQLite's default,
 #: 5 s, fails requests of a loaded machine with "database is locked")
-SQLITE_BUSY_SECONDS = 60
+SQLITE_BUSY_SECONDS = 15
 
 
 def airflow_env(home: Path, service: ServiceProcess, dags: Path) -> dict[str, str]:
@@ -83,6 +85,10 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory, service: ServiceProce
     installation = AirflowHome(home, airflow_env(home, service, TEST_DAGS))
     migrated = installation.run("db", "migrate")
     assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
+    # write-ahead logging (kept by the file): a reader never blocks a writer, nor a writer a reader, so that
+    # Airflow's processes wait for each other only writer against writer
+    with contextlib.closing(sqlite3.connect(home / "airflow.db")) as db:
+        assert db.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
     return installation
 
 

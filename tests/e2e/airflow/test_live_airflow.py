@@ -25,6 +25,8 @@ from tests.e2e.airflow.conftest import SQLITE_BUSY_SECONDS, AirflowHome
 
 LIVE_DAGS = Path(__file__).resolve().parent / "live_dags"
 DAG_ID = "jobnode_live_test"
+#: how often a REST API call that got a 500 is made in all
+API_ATTEMPTS = 3
 #: each component with the arguments of the docs' local setup
 COMPONENTS = {
     "api-server": [],
@@ -127,7 +129,13 @@ class Airflow:
         self.http.close()
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, f"/api/v2{path}", **kwargs)
+        """A REST API call. A 500 is asked again, twice: on SQLite, Airflow's API server answers 500 to a request
+        that lost a lock to another of its own ("database is locked"), having changed nothing."""
+        for attempt in range(API_ATTEMPTS):
+            response = self.http.request(method, f"/api/v2{path}", **kwargs)
+            if response.status_code != 500 or attempt == API_ATTEMPTS - 1:
+                break
+            time.sleep(1)
         response.raise_for_status()
         return response.json()
 
